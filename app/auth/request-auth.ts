@@ -1,0 +1,56 @@
+import { principalFromToken, type Principal } from "./principal";
+
+export const SESSION_COOKIE = "skynet_session";
+
+export type AuthOutcome =
+  | { ok: true; principal: Principal; via: "query" | "header" | "cookie" }
+  | { ok: false; status: 401 | 403; reason: string };
+
+/** Authenticates an HTTP request or WebSocket upgrade by `?token=`, `Authorization: Bearer` or the session cookie.
+ * A presented but bad credential is refused rather than falling through to the next source. A cookie is sent by
+ * the browser to any page's request, so a cookie upgrade must come from the served host or an allowed origin. */
+export function authenticateRequest(request: Request, key: Uint8Array, allowedOrigins: readonly string[]): AuthOutcome {
+  const url = new URL(request.url);
+  const queryToken = url.searchParams.get("token");
+  if (queryToken) return fromToken(queryToken, key, "query");
+  const header = request.headers.get("authorization");
+  if (header) {
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m) return { ok: false, status: 401, reason: "Authorization header must be 'Bearer <token>'" };
+    return fromToken(m[1]!, key, "header");
+  }
+  const cookie = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+  if (cookie) {
+    const origin = request.headers.get("origin");
+    if (!origin || !originAllowed(origin, request.headers.get("host"), allowedOrigins)) {
+      return { ok: false, status: 403, reason: `origin ${origin ?? "(none)"} is not allowed for a session cookie` };
+    }
+    return fromToken(cookie, key, "cookie");
+  }
+  return { ok: false, status: 401, reason: "no credentials: pass ?token=, Authorization: Bearer, or the session cookie" };
+}
+
+function fromToken(token: string, key: Uint8Array, via: "query" | "header" | "cookie"): AuthOutcome {
+  const principal = principalFromToken(token, key);
+  return principal ? { ok: true, principal, via } : { ok: false, status: 401, reason: "invalid or expired token" };
+}
+
+function originAllowed(origin: string, host: string | null, allowed: readonly string[]): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (host !== null && parsed.host === host.toLowerCase()) return true;
+  return allowed.some((a) => new URL(a).origin === parsed.origin);
+}
+
+export function readCookie(header: string | null, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return null;
+}

@@ -1,0 +1,51 @@
+import { loadSigningKey } from "../auth/signing-key";
+import type { Config } from "../config/schema";
+import { Hub } from "../hub/hub";
+import { createLogger } from "../log";
+import { createApp } from "../server/app";
+import { openDatabase } from "../store/database";
+import { Journal } from "../store/journal";
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  role: "appliance" | "hub";
+  config: Config;
+}
+
+/** Starts the server and resolves once it listens; SIGTERM/SIGINT close it cleanly and exit 0. */
+export async function serve(opts: ServeOptions): Promise<void> {
+  const log = createLogger();
+  const db = openDatabase(opts.dataDir, opts.config.store.busy_timeout_ms);
+  const journal = new Journal(db);
+  const maxFrameBytes = opts.config.server.max_frame_bytes;
+  const hub = new Hub({ journal, log, maxFrameBytes });
+  const app = createApp({
+    hub,
+    signingKey: loadSigningKey(opts.dataDir),
+    allowedOrigins: opts.config.server.allowed_origins,
+    maxFrameBytes,
+    role: opts.role,
+    telescopeUid: opts.role === "appliance" ? opts.config.telescope.uid : undefined,
+  });
+  app.listen({ hostname: opts.host, port: opts.port });
+  const server = app.server!;
+  hub.bindServer(server);
+  log.info({ host: server.hostname, port: server.port, role: opts.role, data: opts.dataDir }, "listening");
+  console.log(`listening on http://${server.hostname}:${server.port}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    hub.stop();
+    await app.stop(true);
+    db.close();
+    log.flush();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}

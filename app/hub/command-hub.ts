@@ -1,0 +1,239 @@
+import type { Logger } from "pino";
+import {
+  LeaseGrant,
+  type CommandRecord,
+  type CommandResult,
+  type CommandsInbound,
+  type LeaseState,
+  type Origin,
+} from "../protocol";
+import type { Journal, JournalEntry } from "../store/journal";
+import { isOwner, requireCommandAuthority, requirePublisherFor, requireTelescope } from "./authority";
+import { RequestError, sendAck, sendJson, type Conn } from "./connection";
+import { DirectRelay } from "./direct-relay";
+import { eventRenderer, Fanout, toSet } from "./fanout";
+import { LeaseBook } from "./lease-book";
+
+type Msg<K extends CommandsInbound["kind"]> = Extract<CommandsInbound, { kind: K }>;
+
+/** The subscription id under which the SkyNode connection receives its telescope's commands. */
+export const SKYNODE_SUBSCRIPTION = "skynode";
+
+interface OpenCommand {
+  record: CommandRecord;
+  seq: number;
+}
+
+/** `/v1/ws/commands`: commands in from users, out to the telescope's SkyNode and to subscribers; results back;
+ * cancel relayed; leases derived from lease results; direct requests routed. Everything is journalled first. */
+export class CommandHub {
+  private readonly fanout: Fanout;
+  private readonly skynodes = new Map<string, Conn>();
+  private readonly open = new Map<string, OpenCommand>();
+  readonly leases: LeaseBook;
+  private readonly direct: DirectRelay;
+
+  constructor(
+    private readonly journal: Journal,
+    publishText: (topic: string, text: string) => void,
+    announceLease: (telescopeUid: string, seq: number, lease: LeaseState) => void,
+    private readonly log: Logger,
+  ) {
+    this.fanout = new Fanout("commands", publishText);
+    this.leases = new LeaseBook(journal, announceLease, log);
+    this.direct = new DirectRelay((uid) => this.skynodes.get(uid));
+    for (const e of journal.openCommands()) {
+      this.open.set(key(e.telescope_uid, e.command_id!), { record: e.body as CommandRecord, seq: e.seq });
+    }
+  }
+
+  /** A SkyNode connection takes over its telescope (the newest wins) and receives the commands still open. */
+  attach(conn: Conn): void {
+    if (conn.principal.role !== "skynode") return;
+    const uid = [...conn.principal.telescopes!][0]!;
+    const previous = this.skynodes.get(uid);
+    this.skynodes.set(uid, conn);
+    if (previous && previous !== conn) {
+      this.direct.skynodeGone(previous);
+      previous.ws.close(4001, `superseded by a newer SkyNode connection for ${uid}`);
+    }
+    this.log.info({ telescope_uid: uid, conn: conn.id }, "SkyNode connected");
+    for (const c of this.open.values()) {
+      if (c.record.telescope_uid === uid) sendJson(conn, commandEvent(SKYNODE_SUBSCRIPTION, c.seq, c.record));
+    }
+  }
+
+  close(conn: Conn): void {
+    this.fanout.dropConnection(conn);
+    this.direct.connectionGone(conn);
+    for (const [uid, c] of this.skynodes) {
+      if (c === conn) {
+        this.skynodes.delete(uid);
+        this.log.warn({ telescope_uid: uid, conn: conn.id }, "SkyNode disconnected");
+      }
+    }
+  }
+
+  handle(conn: Conn, msg: CommandsInbound): void {
+    switch (msg.kind) {
+      case "ping":
+        return sendJson(conn, { kind: "pong", id: msg.id });
+      case "pong":
+      case "ack":
+        return;
+      case "subscribe_commands":
+        return this.subscribe(conn, msg);
+      case "unsubscribe_commands":
+        if (!this.fanout.unsubscribe(conn, msg.subscription_id)) {
+          throw new RequestError("not_found", `no subscription ${msg.subscription_id} on this connection`);
+        }
+        return sendAck(conn, msg.id ?? msg.subscription_id);
+      case "publish_command":
+        return this.publishCommand(conn, msg);
+      case "publish_command_result":
+        return this.publishResult(conn, msg);
+      case "cancel_command":
+        return this.cancel(conn, msg);
+      case "direct_request":
+        requireTelescope(conn.principal, msg.telescope_uid);
+        return this.direct.request(conn, msg);
+      default:
+        return this.direct.response(conn, msg);
+    }
+  }
+
+  private subscribe(conn: Conn, msg: Msg<"subscribe_commands">): void {
+    let telescopes = toSet(msg.filter?.telescope_uid);
+    if (telescopes) for (const uid of telescopes) requireTelescope(conn.principal, uid);
+    else telescopes = conn.principal.telescopes;
+    const streams = msg.streams ? new Set<string>(msg.streams) : null;
+    const filter = { telescope_uid: telescopes, device_uid: null, device_type: null, observatory_uid: null };
+    const replayFor = msg.since_seq === undefined ? [] : [...(telescopes ?? this.journal.telescopes())];
+    const replay = replayFor.flatMap((uid) => this.journal.since(uid, msg.since_seq!));
+    this.fanout.subscribe(conn, msg.subscription_id, streams, filter);
+    sendAck(conn, msg.id ?? msg.subscription_id);
+    conn.ws.cork(() => {
+      for (const e of replay) {
+        if (e.kind === "lease" || (streams && !streams.has(e.kind))) continue;
+        sendJson(conn, replayEvent(msg.subscription_id, e));
+      }
+    });
+  }
+
+  private publishCommand(conn: Conn, msg: Msg<"publish_command">): void {
+    const { telescope_uid, command_id, command } = msg;
+    const p = conn.principal;
+    const lease = this.leases.active(telescope_uid);
+    requireCommandAuthority(p, telescope_uid, command.command_type, lease);
+    if (command.command_type === "manual_control_lease.acquire" && lease && lease.holder !== p.sub) {
+      throw new RequestError("conflict", `the manual control lease on ${telescope_uid} is held by ${lease.holder}`, {
+        holder: lease.holder,
+        expires_at: lease.expires_at,
+      });
+    }
+    const skynode = this.skynodes.get(telescope_uid);
+    if (!skynode) throw new RequestError("not_found", `telescope ${telescope_uid} has no SkyNode connected`);
+    if (this.open.has(key(telescope_uid, command_id)) || this.journal.find(telescope_uid, command_id, "command")) {
+      throw new RequestError("conflict", `command_id ${command_id} was already used on ${telescope_uid}`);
+    }
+    const origin: Origin = { kind: "user", sub: p.sub, client: conn.id };
+    const record: CommandRecord = { telescope_uid, command_id, command, origin };
+    const entry = this.journal.append(telescope_uid, "command", command_id, record);
+    this.open.set(key(telescope_uid, command_id), { record, seq: entry.seq });
+    sendJson(skynode, commandEvent(SKYNODE_SUBSCRIPTION, entry.seq, record));
+    this.fanout.publish({ stream: "command", telescope_uid }, eventRenderer("event_command", { seq: entry.seq, command: record }));
+    sendAck(conn, msg.id ?? command_id, { command_id, seq: entry.seq });
+  }
+
+  private publishResult(conn: Conn, msg: Msg<"publish_command_result">): void {
+    const { telescope_uid, result } = msg;
+    requirePublisherFor(conn.principal, telescope_uid);
+    const k = key(telescope_uid, result.command_id);
+    const open = this.open.get(k);
+    if (!open) {
+      const done = this.journal.find(telescope_uid, result.command_id, "command_result");
+      // A replayed result (e.g. a SkyNode flushing its outbox after a reconnect) is harmless: acknowledge it again.
+      if (done) return sendAck(conn, msg.id ?? result.command_id, { command_id: result.command_id, seq: done.seq });
+      throw new RequestError("not_found", `no command ${result.command_id} on ${telescope_uid}`);
+    }
+    const leaseChange = result.status === "ok" ? this.leaseChange(open.record, result) : null;
+    const entry = this.journal.append(telescope_uid, "command_result", result.command_id, result);
+    this.open.delete(k);
+    this.fanout.publish(
+      { stream: "command_result", telescope_uid },
+      eventRenderer("event_command_result", { seq: entry.seq, telescope_uid, result }),
+    );
+    if (leaseChange) this.leases.set(telescope_uid, leaseChange);
+    sendAck(conn, msg.id ?? result.command_id, { command_id: result.command_id, seq: entry.seq });
+  }
+
+  /** The lease state an ok lease result leads to; malformed lease data is refused before anything is recorded. */
+  private leaseChange(record: CommandRecord, result: CommandResult): LeaseState | null {
+    const c = record.command;
+    switch (c.command_type) {
+      case "manual_control_lease.acquire":
+      case "manual_control_lease.renew": {
+        const grant = LeaseGrant.safeParse({ holder: record.origin.sub, ...result.data });
+        if (!grant.success) {
+          throw new RequestError("invalid", `${c.command_type} result data must be {lease_id, holder, expires_at}`, {
+            issues: grant.error.issues,
+          });
+        }
+        return { state: "active", ...grant.data };
+      }
+      case "manual_control_lease.release":
+      case "system.abort_manual_control": {
+        const current = this.leases.active(record.telescope_uid);
+        if (!current || current.lease_id !== c.lease_id) return null;
+        return { ...current, state: c.command_type === "system.abort_manual_control" ? "revoked" : "released" };
+      }
+      default:
+        return null;
+    }
+  }
+
+  private cancel(conn: Conn, msg: Msg<"cancel_command">): void {
+    const found = this.findCommand(msg.command_id, conn);
+    if (!found) throw new RequestError("not_found", `no command ${msg.command_id}`);
+    const { record } = found;
+    const p = conn.principal;
+    const lease = this.leases.active(record.telescope_uid);
+    if (record.origin.sub !== p.sub && !isOwner(p) && lease?.holder !== p.sub) {
+      throw new RequestError("forbidden", "only the command's issuer, the lease holder or an owner may cancel it");
+    }
+    if (!this.open.has(key(record.telescope_uid, msg.command_id))) {
+      throw new RequestError("conflict", `command ${msg.command_id} has already finished`);
+    }
+    const skynode = this.skynodes.get(record.telescope_uid);
+    if (!skynode) throw new RequestError("not_found", `telescope ${record.telescope_uid} has no SkyNode connected`);
+    sendJson(skynode, { kind: "cancel_command", command_id: msg.command_id, telescope_uid: record.telescope_uid });
+    sendAck(conn, msg.id ?? msg.command_id, { command_id: msg.command_id });
+  }
+
+  /** A cancel names only the command id: look in the open commands, then in the journal of the telescopes the
+   * caller reaches (or the one it names). */
+  private findCommand(commandId: string, conn: Conn): OpenCommand | null {
+    for (const c of this.open.values()) {
+      if (c.record.command_id === commandId && reachable(conn, c.record.telescope_uid)) return c;
+    }
+    const telescopes = conn.principal.telescopes ?? this.journal.telescopes();
+    for (const uid of telescopes) {
+      const e = this.journal.find(uid, commandId, "command");
+      if (e) return { record: e.body as CommandRecord, seq: e.seq };
+    }
+    return null;
+  }
+}
+
+const key = (telescopeUid: string, commandId: string) => `${telescopeUid}\u0000${commandId}`;
+const reachable = (conn: Conn, uid: string) => conn.principal.telescopes === null || conn.principal.telescopes.has(uid);
+
+function commandEvent(subscriptionId: string, seq: number, command: CommandRecord) {
+  return { kind: "event_command", subscription_id: subscriptionId, seq, command };
+}
+
+function replayEvent(subscriptionId: string, e: JournalEntry) {
+  return e.kind === "command"
+    ? commandEvent(subscriptionId, e.seq, e.body as CommandRecord)
+    : { kind: "event_command_result", subscription_id: subscriptionId, seq: e.seq, telescope_uid: e.telescope_uid, result: e.body };
+}

@@ -1,0 +1,103 @@
+import type { Logger } from "pino";
+import type { z } from "zod";
+import type { Principal } from "../auth/principal";
+import { CommandsInbound, StreamInbound } from "../protocol";
+import type { Journal } from "../store/journal";
+import { CommandHub } from "./command-hub";
+import { createConn, RequestError, sendError, type Conn, type Endpoint, type HubSocket } from "./connection";
+import { StreamHub } from "./stream-hub";
+
+export interface HubOptions {
+  journal: Journal;
+  log: Logger;
+  /** Inbound frames larger than this are answered with `invalid` (DESIGN.md §3). */
+  maxFrameBytes: number;
+}
+
+/** The mini-hub: owns the connections of both endpoints, parses and validates every inbound frame once, and
+ * hands it to the endpoint's handler. A bad frame is answered with an `error`; it never closes the socket. */
+export class Hub {
+  readonly stream: StreamHub;
+  readonly commands: CommandHub;
+  private readonly conns = new Set<Conn>();
+  private publishText: (topic: string, text: string) => void = () => {};
+
+  constructor(private readonly opts: HubOptions) {
+    const publish = (topic: string, text: string) => this.publishText(topic, text);
+    this.stream = new StreamHub(publish);
+    this.commands = new CommandHub(opts.journal, publish, (uid, seq, lease) => this.stream.publishLease(uid, seq, lease), opts.log);
+  }
+
+  /** Fan-out goes through the server's native topics once it is listening. */
+  bindServer(server: { publish(topic: string, data: string): number }): void {
+    this.publishText = (topic, text) => void server.publish(topic, text);
+  }
+
+  open(endpoint: Endpoint, principal: Principal, ws: HubSocket): Conn {
+    const conn = createConn(endpoint, principal, ws);
+    this.conns.add(conn);
+    if (endpoint === "commands") this.commands.attach(conn);
+    return conn;
+  }
+
+  close(conn: Conn): void {
+    if (!conn.open) return;
+    conn.open = false;
+    this.conns.delete(conn);
+    if (conn.endpoint === "stream") this.stream.close(conn);
+    else this.commands.close(conn);
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  frame(conn: Conn, data: string | Buffer): void {
+    if (typeof data !== "string") {
+      return sendError(conn, undefined, "invalid", "binary frames are not accepted here: send JSON text frames");
+    }
+    if (data.length > this.opts.maxFrameBytes) {
+      return sendError(conn, undefined, "invalid", `frame of ${data.length} bytes exceeds the ${this.opts.maxFrameBytes}-byte limit`);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data);
+    } catch {
+      return sendError(conn, undefined, "invalid", "frame is not valid JSON");
+    }
+    const id = requestIdOf(raw);
+    const parsed = (conn.endpoint === "stream" ? StreamInbound : CommandsInbound).safeParse(raw);
+    if (!parsed.success) {
+      return sendError(conn, id, "invalid", describe(parsed.error), { issues: parsed.error.issues.slice(0, 20) });
+    }
+    try {
+      if (conn.endpoint === "stream") this.stream.handle(conn, parsed.data as StreamInbound);
+      else this.commands.handle(conn, parsed.data as CommandsInbound);
+    } catch (err) {
+      if (err instanceof RequestError) return sendError(conn, id, err.code, err.message, err.details);
+      this.opts.log.error({ err, conn: conn.id, kind: (parsed.data as { kind: string }).kind }, "request failed");
+      sendError(conn, id, "internal", `internal error: ${(err as Error).message}`);
+    }
+  }
+
+  stop(): void {
+    this.commands.leases.stop();
+  }
+}
+
+/** The id an answer echoes: the request's `id`, else the id the request is about (as acks do, DESIGN.md §3). */
+function requestIdOf(raw: unknown): string | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  for (const id of [r.id, r.command_id, r.subscription_id, r.request_id]) {
+    if (typeof id === "string" && id.length > 0 && id.length <= 200) return id;
+  }
+  return undefined;
+}
+
+function describe(error: z.ZodError): string {
+  const first = error.issues[0];
+  if (!first) return "invalid message";
+  const where = first.path.length ? first.path.join(".") : "message";
+  return `${where}: ${first.message}`;
+}

@@ -1,0 +1,133 @@
+import type { Principal } from "../auth/principal";
+import type { LeaseState, StreamInbound, StreamName } from "../protocol";
+import { requirePublisherFor, requireTelescope } from "./authority";
+import { RequestError, sendAck, type Conn } from "./connection";
+import { eventRenderer, Fanout, toSet, type EventKey, type Filter } from "./fanout";
+
+type Msg<K extends StreamInbound["kind"]> = Extract<StreamInbound, { kind: K }>;
+type Snapshot = Record<string, unknown>;
+
+interface Retained {
+  key: EventKey;
+  render: (subscriptionId: string) => string;
+}
+
+const SNAPSHOT_KINDS = {
+  publish_telescope_snapshot: ["telescope_snapshot", "event_telescope_snapshot"],
+  publish_constraint_snapshot: ["constraint_snapshot", "event_constraint_snapshot"],
+  publish_constraint_status_snapshot: ["constraint_status_snapshot", "event_constraint_status_snapshot"],
+  publish_shutdown_interlock_snapshot: ["shutdown_interlock_snapshot", "event_shutdown_interlock_snapshot"],
+} as const satisfies Record<string, readonly [StreamName, string]>;
+
+/** `/v1/ws/stream`: subscriptions, SkyNode publishes fanned out as events, and the latest snapshot of everything
+ * retained so that a new subscriber starts from the current state. */
+export class StreamHub {
+  private readonly fanout: Fanout;
+  private readonly retained = new Map<string, Retained>();
+  private readonly observatoryOf = new Map<string, string>();
+  private readonly instruments = new Map<string, { instrument_uid: string; devices: Record<string, Snapshot> }>();
+
+  constructor(publishText: (topic: string, text: string) => void) {
+    this.fanout = new Fanout("stream", publishText);
+  }
+
+  handle(conn: Conn, msg: StreamInbound): void {
+    switch (msg.kind) {
+      case "ping":
+        return void conn.ws.sendText(JSON.stringify({ kind: "pong", id: msg.id }));
+      case "pong":
+      case "ack":
+        return;
+      case "subscribe_stream":
+        return this.subscribe(conn, msg);
+      case "unsubscribe_stream":
+        if (!this.fanout.unsubscribe(conn, msg.subscription_id)) {
+          throw new RequestError("not_found", `no subscription ${msg.subscription_id} on this connection`);
+        }
+        return sendAck(conn, msg.id ?? msg.subscription_id);
+      case "publish_device_snapshot":
+        return this.publishDevice(conn, msg);
+      case "publish_telescope_log": {
+        requirePublisherFor(conn.principal, msg.telescope_uid);
+        const key = { stream: "telescope_log", telescope_uid: msg.telescope_uid, observatory_uid: this.observatoryOf.get(msg.telescope_uid) };
+        this.fanout.publish(key, eventRenderer("event_telescope_log", { telescope_uid: msg.telescope_uid, entry: msg.entry }));
+        if (msg.id) sendAck(conn, msg.id);
+        return;
+      }
+      default: {
+        requirePublisherFor(conn.principal, msg.telescope_uid);
+        const [stream, kind] = SNAPSHOT_KINDS[msg.kind];
+        if (stream === "telescope_snapshot" && typeof msg.snapshot.observatory_uid === "string") {
+          this.observatoryOf.set(msg.telescope_uid, msg.snapshot.observatory_uid);
+        }
+        this.emit({ stream, telescope_uid: msg.telescope_uid }, kind, { telescope_uid: msg.telescope_uid, snapshot: msg.snapshot });
+        if (msg.id) sendAck(conn, msg.id);
+      }
+    }
+  }
+
+  close(conn: Conn): void {
+    this.fanout.dropConnection(conn);
+  }
+
+  /** Lease state comes from the command side (derived from lease command results). */
+  publishLease(telescopeUid: string, seq: number, lease: LeaseState): void {
+    this.emit({ stream: "manual_control_lease", telescope_uid: telescopeUid }, "event_manual_control_lease", {
+      telescope_uid: telescopeUid,
+      seq,
+      lease,
+    });
+  }
+
+  private subscribe(conn: Conn, msg: Msg<"subscribe_stream">): void {
+    const filter = scopedFilter(conn.principal, msg.filter);
+    const topic = this.fanout.subscribe(conn, msg.subscription_id, msg.streams ? new Set(msg.streams) : null, filter);
+    sendAck(conn, msg.id ?? msg.subscription_id);
+    if (msg.options?.include_existing === false) return;
+    // One cork: the retained state arrives as one burst, before any live event published after this subscribe.
+    conn.ws.cork(() => {
+      for (const r of this.retained.values()) {
+        if (Fanout.accepts(topic, r.key)) conn.ws.sendText(r.render(msg.subscription_id));
+      }
+    });
+  }
+
+  private publishDevice(conn: Conn, msg: Msg<"publish_device_snapshot">): void {
+    requirePublisherFor(conn.principal, msg.telescope_uid);
+    const { telescope_uid, device_uid, snapshot } = msg;
+    const key: EventKey = { stream: "device_snapshot", telescope_uid, device_uid, device_type: snapshot.device_type };
+    this.emit(key, "event_device_snapshot", { telescope_uid, device_uid, snapshot });
+    if (snapshot.instrument_uid) {
+      const instrumentKey = `${telescope_uid}\u0000${snapshot.instrument_uid}`;
+      let inst = this.instruments.get(instrumentKey);
+      if (!inst) this.instruments.set(instrumentKey, (inst = { instrument_uid: snapshot.instrument_uid, devices: {} }));
+      inst.devices[device_uid] = snapshot;
+      this.emit(
+        { stream: "instrument_snapshot", telescope_uid, device_uid: snapshot.instrument_uid },
+        "event_instrument_snapshot",
+        { telescope_uid, instrument_uid: snapshot.instrument_uid, snapshot: inst },
+      );
+    }
+    if (msg.id) sendAck(conn, msg.id);
+  }
+
+  private emit(key: EventKey, kind: string, body: object): void {
+    key.observatory_uid ??= this.observatoryOf.get(key.telescope_uid);
+    const render = eventRenderer(kind, body);
+    this.retained.set(`${key.stream}\u0000${key.telescope_uid}\u0000${key.device_uid ?? ""}`, { key, render });
+    this.fanout.publish(key, render);
+  }
+}
+
+/** A token restricted to some telescopes only ever subscribes within them; naming another is `forbidden`. */
+export function scopedFilter(p: Principal, filter: { [k in keyof Filter]?: string | string[] } | undefined): Filter {
+  let telescopes = toSet(filter?.telescope_uid);
+  if (telescopes) for (const uid of telescopes) requireTelescope(p, uid);
+  else if (p.telescopes) telescopes = p.telescopes;
+  return {
+    telescope_uid: telescopes,
+    device_uid: toSet(filter?.device_uid),
+    device_type: toSet(filter?.device_type),
+    observatory_uid: toSet(filter?.observatory_uid),
+  };
+}

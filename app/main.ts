@@ -1,0 +1,79 @@
+#!/usr/bin/env bun
+// skynode CLI (DESIGN.md §2): `serve` runs the appliance or hub; `token issue` prints a signed token.
+import { parseArgs } from "node:util";
+import { issueToken, parseTtl, Role } from "./auth/principal";
+import { loadSigningKey } from "./auth/signing-key";
+import { ConfigError, loadConfig } from "./config/load";
+
+const USAGE = `usage:
+  skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub]
+  skynode token issue --sub NAME --role viewer|operator|owner|skynode|admin [--telescope UID]... [--ttl 1h] [--data DIR]`;
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const env = process.env;
+  if (command === "serve") {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        data: { type: "string" },
+        config: { type: "string" },
+        role: { type: "string" },
+      },
+      strict: true,
+    });
+    const config = await loadConfig(values.config ?? env.SKYNODE_CONFIG);
+    const role = values.role ?? env.SKYNODE_ROLE ?? "appliance";
+    if (role !== "appliance" && role !== "hub") fail(`--role must be appliance or hub, not ${role}`);
+    const portText = values.port ?? env.SKYNODE_PORT;
+    const port = portText === undefined ? config.server.port : Number(portText);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-65535, not ${portText}`);
+    const { serve } = await import("./cli/serve");
+    await serve({
+      host: values.host ?? env.SKYNODE_HOST ?? config.server.host,
+      port,
+      dataDir: values.data ?? env.SKYNODE_DATA ?? "./data",
+      role,
+      config,
+    });
+    return;
+  }
+  if (command === "token" && rest[0] === "issue") {
+    const { values } = parseArgs({
+      args: rest.slice(1),
+      options: {
+        sub: { type: "string" },
+        role: { type: "string" },
+        telescope: { type: "string", multiple: true },
+        ttl: { type: "string" },
+        data: { type: "string" },
+      },
+      strict: true,
+    });
+    if (!values.sub) fail("token issue needs --sub NAME");
+    const role = Role.safeParse(values.role);
+    if (!role.success) fail(`token issue needs --role ${Role.options.join("|")}`);
+    const key = loadSigningKey(values.data ?? env.SKYNODE_DATA ?? "./data");
+    const token = issueToken(key, {
+      sub: values.sub,
+      role: role.data,
+      telescopes: values.telescope,
+      ttlSec: values.ttl ? parseTtl(values.ttl) : undefined,
+    });
+    console.log(token);
+    return;
+  }
+  fail(USAGE);
+}
+
+main(Bun.argv.slice(2)).catch((err) => {
+  if (err instanceof ConfigError) fail(err.message);
+  fail(`skynode: ${(err as Error).message}`);
+});
