@@ -15,10 +15,12 @@ export class LeaseBook {
     private readonly announce: (telescopeUid: string, seq: number, lease: LeaseState) => void,
     private readonly log: Logger,
   ) {
+    // After a restart: the journal's last word on each lease stands (and an active one still expires on time).
     for (const entry of journal.latestLeases()) {
       const lease = entry.body as LeaseState;
       this.leases.set(entry.telescope_uid, lease);
       if (lease.state === "active") this.schedule(entry.telescope_uid, lease);
+      announce(entry.telescope_uid, entry.seq, lease);
     }
   }
 
