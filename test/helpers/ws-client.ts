@@ -42,7 +42,7 @@ export class TestClient {
   }
 
   /** Sends and waits for the answer echoing `id` (ack, pong or error). */
-  async request(message: object & { id: string }, timeoutMs = 5000): Promise<Frame> {
+  async request(message: { id: string; [key: string]: unknown }, timeoutMs = 5000): Promise<Frame> {
     this.send(message);
     return this.next((f) => f.id === message.id && ["ack", "pong", "error"].includes(f.kind), timeoutMs);
   }

@@ -43,7 +43,7 @@ describe("protocol schemas", () => {
   });
 
   test("the command catalog is seed 002's, focus.* aliases included", () => {
-    expect([...COMMAND_TYPES].sort()).toEqual(Object.keys(commands).sort());
+    expect([...COMMAND_TYPES].sort() as string[]).toEqual(Object.keys(commands).sort());
     for (const c of Object.values(commands)) expect(Command.safeParse(c).error).toBeUndefined();
   });
 
