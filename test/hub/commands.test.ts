@@ -259,6 +259,50 @@ describe("/v1/ws/commands", () => {
   });
 });
 
+describe("more of the commands endpoint", () => {
+  test("unsubscribe_commands stops delivery; renew extends the lease", async () => {
+    const alice = await commandsClient(server.token("alice", "operator"));
+    alice.send({ kind: "subscribe_commands", subscription_id: "s", filter: { telescope_uid: "sim-1" } });
+    await alice.kind("ack");
+    const lease = await acquire(alice, "sim-1", 60);
+    const renewId = uid();
+    await alice.request({ kind: "publish_command", id: renewId, telescope_uid: "sim-1", command_id: renewId, command: { command_type: "manual_control_lease.renew", lease_id: lease.data.lease_id, duration_s: 7200 } });
+    const renewed = (await alice.next((f) => f.kind === "event_command_result" && f.result.command_id === renewId)).result;
+    expect(Date.parse(renewed.data.expires_at)).toBeGreaterThan(Date.parse(lease.data.expires_at));
+    expect(await alice.request({ kind: "unsubscribe_commands", id: "u", subscription_id: "s" })).toEqual({ kind: "ack", id: "u" });
+    const after = uid();
+    expect(await alice.request({ kind: "publish_command", id: after, telescope_uid: "sim-1", command_id: after, command: { command_type: "focus.move_relative", delta_um: 3 } })).toMatchObject({ kind: "ack" });
+    await node.commands.next((f) => f.kind === "ack" && f.command_id === after);
+    await alice.request({ kind: "ping", id: "sync" });
+    expect(alice.received.some((f) => f.kind.startsWith("event_command") && (f.command?.command_id ?? f.result?.command_id) === after)).toBe(false);
+    expect(await alice.request({ kind: "unsubscribe_commands", id: "u2", subscription_id: "s" })).toMatchObject({ code: "not_found" });
+    const rel = uid();
+    await alice.request({ kind: "publish_command", id: rel, telescope_uid: "sim-1", command_id: rel, command: { command_type: "manual_control_lease.release", lease_id: lease.data.lease_id } });
+    await node.commands.next((f) => f.kind === "ack" && f.command_id === rel);
+    alice.close();
+  });
+
+  test("a direct_error from the SkyNode is relayed; a SkyNode lost mid-response fails the request with internal", async () => {
+    const s = await startServer();
+    const sky = await TestSkyNode.connect(s, "t-d");
+    const viewer = await TestClient.connect(`${s.ws}/v1/ws/commands?token=${s.token("vera", "viewer")}`);
+    viewer.send({ kind: "direct_request", request_id: "a", telescope_uid: "t-d", request_type: "image.fetch", payload: { image_id: "nope" } });
+    const fwd = await sky.commands.kind("direct_request");
+    expect(fwd).toMatchObject({ telescope_uid: "t-d", request_type: "image.fetch", payload: { image_id: "nope" } });
+    sky.commands.send({ kind: "direct_error", request_id: fwd.request_id, code: "not_found", message: "no image nope" });
+    expect(await viewer.kind("direct_error")).toEqual({ kind: "direct_error", request_id: "a", code: "not_found", message: "no image nope" });
+
+    viewer.send({ kind: "direct_request", request_id: "b", telescope_uid: "t-d", request_type: "image.fetch" });
+    const fwd2 = await sky.commands.kind("direct_request");
+    sky.commands.send({ kind: "direct_response_start", request_id: fwd2.request_id, content_type: "image/fits", total_size: 10 });
+    await viewer.kind("direct_response_start");
+    sky.close();
+    expect(await viewer.kind("direct_error")).toMatchObject({ request_id: "b", code: "internal" });
+    viewer.close();
+    expect(await s.stop()).toBe(0);
+  });
+});
+
 describe("SkyNode connections", () => {
   test("the newest SkyNode connection wins and receives the commands still open", async () => {
     const s = await startServer();
