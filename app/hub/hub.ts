@@ -56,8 +56,11 @@ export class Hub {
     if (typeof data !== "string") {
       return sendError(conn, undefined, "invalid", "binary frames are not accepted here: send JSON text frames");
     }
-    if (data.length > this.opts.maxFrameBytes) {
-      return sendError(conn, undefined, "invalid", `frame of ${data.length} bytes exceeds the ${this.opts.maxFrameBytes}-byte limit`);
+    // A UTF-16 unit is at most 3 UTF-8 bytes: only long frames need their byte length counted.
+    const max = this.opts.maxFrameBytes;
+    if (data.length * 3 > max) {
+      const bytes = Buffer.byteLength(data);
+      if (bytes > max) return sendError(conn, undefined, "invalid", `frame of ${bytes} bytes exceeds the ${max}-byte limit`);
     }
     let raw: unknown;
     try {
@@ -68,7 +71,7 @@ export class Hub {
     const id = requestIdOf(raw);
     const parsed = (conn.endpoint === "stream" ? StreamInbound : CommandsInbound).safeParse(raw);
     if (!parsed.success) {
-      return sendError(conn, id, "invalid", describe(parsed.error), { issues: parsed.error.issues.slice(0, 20) });
+      return sendError(conn, id, "invalid", clip(describe(parsed.error)), { issues: clipped(parsed.error.issues.slice(0, 20)) });
     }
     try {
       if (conn.endpoint === "stream") this.stream.handle(conn, parsed.data as StreamInbound);
@@ -93,6 +96,17 @@ function requestIdOf(raw: unknown): string | undefined {
     if (typeof id === "string" && id.length > 0 && id.length <= 200) return id;
   }
   return undefined;
+}
+
+/** Error answers quote the request (paths, unknown keys): bound them so a hostile frame cannot make the hub echo
+ * megabytes back. */
+const clip = (text: string, max = 200) => (text.length > max ? `${text.slice(0, max)}…(${text.length} chars)` : text);
+function clipped(issues: unknown[]): unknown[] {
+  return JSON.parse(
+    JSON.stringify(issues, (_key, value) =>
+      typeof value === "string" ? clip(value) : Array.isArray(value) && value.length > 20 ? value.slice(0, 20) : value,
+    ),
+  );
 }
 
 function describe(error: z.ZodError): string {
