@@ -1,6 +1,7 @@
 import { reachesTelescope, type Principal } from "../auth/principal";
 import type { CommandType } from "../protocol";
 import { RequestError } from "./connection";
+import { toSet, type Filter } from "./fanout";
 import type { ActiveLease } from "./lease-book";
 
 /** Who may do what (DESIGN.md §2). Each check throws `forbidden` with the reason, so handlers read as a list. */
@@ -37,4 +38,17 @@ export function requireCommandAuthority(p: Principal, telescopeUid: string, type
       expires_at: lease.expires_at,
     });
   }
+}
+
+/** A token restricted to some telescopes only ever subscribes within them; naming another is `forbidden`. */
+export function scopedFilter(p: Principal, filter: { [k in keyof Filter]?: string | string[] } | undefined): Filter {
+  let telescopes = toSet(filter?.telescope_uid);
+  if (telescopes) for (const uid of telescopes) requireTelescope(p, uid);
+  else if (p.telescopes) telescopes = p.telescopes;
+  return {
+    telescope_uid: telescopes,
+    device_uid: toSet(filter?.device_uid),
+    device_type: toSet(filter?.device_type),
+    observatory_uid: toSet(filter?.observatory_uid),
+  };
 }

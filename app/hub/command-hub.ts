@@ -8,13 +8,15 @@ import {
   type Origin,
 } from "../protocol";
 import type { Journal, JournalEntry } from "../store/journal";
-import { isOwner, requireCommandAuthority, requirePublisherFor, requireTelescope } from "./authority";
+import { isOwner, requireCommandAuthority, requirePublisherFor, requireTelescope, scopedFilter } from "./authority";
 import { RequestError, sendAck, sendJson, type Conn } from "./connection";
 import { DirectRelay } from "./direct-relay";
-import { eventRenderer, Fanout, toSet } from "./fanout";
+import { eventRenderer, Fanout } from "./fanout";
 import { LeaseBook } from "./lease-book";
 
-type Msg<K extends CommandsInbound["kind"]> = Extract<CommandsInbound, { kind: K }>;
+/** The commands endpoint's messages past the lifecycle kinds (ping, pong, ack), which the hub answers itself. */
+export type CommandsMessage = Exclude<CommandsInbound, { kind: "ping" | "pong" | "ack" }>;
+type Msg<K extends CommandsMessage["kind"]> = Extract<CommandsMessage, { kind: K }>;
 
 /** The subscription id under which the SkyNode connection receives its telescope's commands. */
 export const SKYNODE_SUBSCRIPTION = "skynode";
@@ -74,20 +76,12 @@ export class CommandHub {
     }
   }
 
-  handle(conn: Conn, msg: CommandsInbound): void {
+  handle(conn: Conn, msg: CommandsMessage): void {
     switch (msg.kind) {
-      case "ping":
-        return sendJson(conn, { kind: "pong", id: msg.id });
-      case "pong":
-      case "ack":
-        return;
       case "subscribe_commands":
         return this.subscribe(conn, msg);
       case "unsubscribe_commands":
-        if (!this.fanout.unsubscribe(conn, msg.subscription_id)) {
-          throw new RequestError("not_found", `no subscription ${msg.subscription_id} on this connection`);
-        }
-        return sendAck(conn, msg.id ?? msg.subscription_id);
+        return this.fanout.unsubscribeRequest(conn, msg);
       case "publish_command":
         return this.publishCommand(conn, msg);
       case "publish_command_result":
@@ -103,12 +97,9 @@ export class CommandHub {
   }
 
   private subscribe(conn: Conn, msg: Msg<"subscribe_commands">): void {
-    let telescopes = toSet(msg.filter?.telescope_uid);
-    if (telescopes) for (const uid of telescopes) requireTelescope(conn.principal, uid);
-    else telescopes = conn.principal.telescopes;
+    const filter = scopedFilter(conn.principal, msg.filter);
     const streams = msg.streams ? new Set<string>(msg.streams) : null;
-    const filter = { telescope_uid: telescopes, device_uid: null, device_type: null, observatory_uid: null };
-    const replayFor = msg.since_seq === undefined ? [] : [...(telescopes ?? this.journal.telescopes())];
+    const replayFor = msg.since_seq === undefined ? [] : [...(filter.telescope_uid ?? this.journal.telescopes())];
     const replay = replayFor.flatMap((uid) => this.journal.since(uid, msg.since_seq!));
     this.fanout.subscribe(conn, msg.subscription_id, streams, filter);
     sendAck(conn, msg.id ?? msg.subscription_id);

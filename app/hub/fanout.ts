@@ -1,4 +1,4 @@
-import type { Conn } from "./connection";
+import { RequestError, sendAck, type Conn } from "./connection";
 
 /** What an event is about, for matching it against subscription filters. */
 export interface EventKey {
@@ -96,6 +96,14 @@ export class Fanout {
       }
     }
     return true;
+  }
+
+  /** Answers an unsubscribe_* request: ack, or not_found when this connection holds no such subscription. */
+  unsubscribeRequest(conn: Conn, msg: { id?: string; subscription_id: string }): void {
+    if (!this.unsubscribe(conn, msg.subscription_id)) {
+      throw new RequestError("not_found", `no subscription ${msg.subscription_id} on this connection`);
+    }
+    sendAck(conn, msg.id ?? msg.subscription_id);
   }
 
   dropConnection(conn: Conn): void {

@@ -3,9 +3,9 @@ import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import { CommandsInbound, StreamInbound } from "../protocol";
 import type { Journal } from "../store/journal";
-import { CommandHub } from "./command-hub";
-import { createConn, RequestError, sendError, type Conn, type Endpoint, type HubSocket } from "./connection";
-import { StreamHub } from "./stream-hub";
+import { CommandHub, type CommandsMessage } from "./command-hub";
+import { createConn, RequestError, sendError, sendJson, type Conn, type Endpoint, type HubSocket } from "./connection";
+import { StreamHub, type StreamMessage } from "./stream-hub";
 
 export interface HubOptions {
   journal: Journal;
@@ -73,12 +73,15 @@ export class Hub {
     if (!parsed.success) {
       return sendError(conn, id, "invalid", clip(describe(parsed.error)), { issues: clipped(parsed.error.issues.slice(0, 20)) });
     }
+    const msg = parsed.data;
     try {
-      if (conn.endpoint === "stream") this.stream.handle(conn, parsed.data as StreamInbound);
-      else this.commands.handle(conn, parsed.data as CommandsInbound);
+      if (msg.kind === "ping") return sendJson(conn, { kind: "pong", id: msg.id });
+      if (msg.kind === "pong" || msg.kind === "ack") return;
+      if (conn.endpoint === "stream") this.stream.handle(conn, msg as StreamMessage);
+      else this.commands.handle(conn, msg as CommandsMessage);
     } catch (err) {
       if (err instanceof RequestError) return sendError(conn, id, err.code, err.message, err.details);
-      this.opts.log.error({ err, conn: conn.id, kind: (parsed.data as { kind: string }).kind }, "request failed");
+      this.opts.log.error({ err, conn: conn.id, kind: msg.kind }, "request failed");
       sendError(conn, id, "internal", `internal error: ${(err as Error).message}`);
     }
   }

@@ -1,10 +1,11 @@
-import type { Principal } from "../auth/principal";
 import type { LeaseState, StreamInbound, StreamName } from "../protocol";
-import { requirePublisherFor, requireTelescope } from "./authority";
-import { RequestError, sendAck, type Conn } from "./connection";
-import { eventRenderer, Fanout, toSet, type EventKey, type Filter } from "./fanout";
+import { requirePublisherFor, scopedFilter } from "./authority";
+import { sendAck, type Conn } from "./connection";
+import { eventRenderer, Fanout, type EventKey } from "./fanout";
 
-type Msg<K extends StreamInbound["kind"]> = Extract<StreamInbound, { kind: K }>;
+/** The stream endpoint's messages past the lifecycle kinds (ping, pong, ack), which the hub answers itself. */
+export type StreamMessage = Exclude<StreamInbound, { kind: "ping" | "pong" | "ack" }>;
+type Msg<K extends StreamMessage["kind"]> = Extract<StreamMessage, { kind: K }>;
 type Snapshot = Record<string, unknown>;
 
 interface Retained {
@@ -31,20 +32,12 @@ export class StreamHub {
     this.fanout = new Fanout("stream", publishText);
   }
 
-  handle(conn: Conn, msg: StreamInbound): void {
+  handle(conn: Conn, msg: StreamMessage): void {
     switch (msg.kind) {
-      case "ping":
-        return void conn.ws.sendText(JSON.stringify({ kind: "pong", id: msg.id }));
-      case "pong":
-      case "ack":
-        return;
       case "subscribe_stream":
         return this.subscribe(conn, msg);
       case "unsubscribe_stream":
-        if (!this.fanout.unsubscribe(conn, msg.subscription_id)) {
-          throw new RequestError("not_found", `no subscription ${msg.subscription_id} on this connection`);
-        }
-        return sendAck(conn, msg.id ?? msg.subscription_id);
+        return this.fanout.unsubscribeRequest(conn, msg);
       case "publish_device_snapshot":
         return this.publishDevice(conn, msg);
       case "publish_telescope_log": {
@@ -117,17 +110,4 @@ export class StreamHub {
     this.retained.set(`${key.stream}\u0000${key.telescope_uid}\u0000${key.device_uid ?? ""}`, { key, render });
     this.fanout.publish(key, render);
   }
-}
-
-/** A token restricted to some telescopes only ever subscribes within them; naming another is `forbidden`. */
-export function scopedFilter(p: Principal, filter: { [k in keyof Filter]?: string | string[] } | undefined): Filter {
-  let telescopes = toSet(filter?.telescope_uid);
-  if (telescopes) for (const uid of telescopes) requireTelescope(p, uid);
-  else if (p.telescopes) telescopes = p.telescopes;
-  return {
-    telescope_uid: telescopes,
-    device_uid: toSet(filter?.device_uid),
-    device_type: toSet(filter?.device_type),
-    observatory_uid: toSet(filter?.observatory_uid),
-  };
 }
