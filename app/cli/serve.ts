@@ -29,14 +29,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     role: opts.role,
     telescopeUid: opts.role === "appliance" ? opts.config.telescope.uid : undefined,
   });
-  app.listen({ hostname: opts.host, port: opts.port });
-  const server = app.server!;
-  hub.bindServer(server);
-  log.info({ host: server.hostname, port: server.port, role: opts.role, data: opts.dataDir }, "listening");
-  console.log(`listening on http://${server.hostname}:${server.port}`);
-  // Module loading and schema building leave garbage behind: collect it now so idle RSS starts low.
-  Bun.gc(true);
-
+  // Handlers go in before `listening on` is printed: whoever reads that line may SIGTERM at once.
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -50,4 +43,12 @@ export async function serve(opts: ServeOptions): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  app.listen({ hostname: opts.host, port: opts.port });
+  const server = app.server!;
+  hub.bindServer(server);
+  log.info({ host: server.hostname, port: server.port, role: opts.role, data: opts.dataDir }, "listening");
+  console.log(`listening on http://${server.hostname}:${server.port}`);
+  // Module loading and schema building leave garbage behind: collect it now so idle RSS starts low.
+  Bun.gc(true);
 }
