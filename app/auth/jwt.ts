@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-/** Compact HS256 JWTs: the only algorithm the appliance issues or accepts (no `alg` negotiation, no `none`). */
+/** Compact HS256 JWTs: the only algorithm the appliance issues or accepts (any other `alg`, `none` included, is
+ * refused before the signature is looked at). */
 const HEADER = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
 
 export function signJwt(claims: Record<string, unknown>, key: Uint8Array): string {
@@ -13,19 +14,22 @@ export function signJwt(claims: Record<string, unknown>, key: Uint8Array): strin
 export function verifyJwt(token: string, key: Uint8Array, nowSec = Date.now() / 1000): Record<string, unknown> | null {
   if (token.length > 8192) return null;
   const parts = token.split(".");
-  if (parts.length !== 3 || parts[0] !== HEADER) return null;
+  if (parts.length !== 3 || decodeJson(parts[0]!)?.alg !== "HS256") return null;
   const expected = createHmac("sha256", key).update(`${parts[0]}.${parts[1]}`).digest();
   const given = Buffer.from(parts[2]!, "base64url");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-  let claims: unknown;
-  try {
-    claims = JSON.parse(Buffer.from(parts[1]!, "base64url").toString("utf8"));
-  } catch {
-    return null;
-  }
-  if (typeof claims !== "object" || claims === null || Array.isArray(claims)) return null;
-  const c = claims as Record<string, unknown>;
+  const c = decodeJson(parts[1]!);
+  if (!c) return null;
   if (typeof c.exp === "number" && nowSec >= c.exp) return null;
   if (typeof c.nbf === "number" && nowSec < c.nbf) return null;
   return c;
+}
+
+function decodeJson(part: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
