@@ -48,6 +48,8 @@ export function createApp(opts: ServerOptions) {
   return new Elysia({
     websocket: {
       maxPayloadLength: opts.maxFrameBytes * HARD_FRAME_CAP_FACTOR,
+      // Past this many bytes buffered for one socket, Bun drops further frames to it (README: slow consumers).
+      backpressureLimit: 16 * 1024 * 1024,
       idleTimeout: 120,
       sendPings: true,
     },
