@@ -118,6 +118,32 @@ describe("/v1/ws/stream", () => {
     c.close();
   });
 
+  test("an observatory_uid filter matches the telescopes whose snapshot names that observatory", async () => {
+    const other = await TestSkyNode.connect(server, "t-obs");
+    other.publish("publish_telescope_snapshot", { snapshot: { observatory_uid: "obs-ctio" } });
+    await other.stream.request({ kind: "ping", id: "s" });
+    const c = await viewer();
+    c.send({ kind: "subscribe_stream", subscription_id: "obs", streams: ["device_snapshot", "telescope_snapshot"], filter: { observatory_uid: "obs-ctio" } });
+    expect((await c.kind("event_telescope_snapshot")).telescope_uid).toBe("t-obs");
+    node.publish("publish_device_snapshot", { device_uid: "mount", snapshot: { device_type: "mount", n: 1 } });
+    other.publish("publish_device_snapshot", { device_uid: "mount", snapshot: { device_type: "mount", n: 2 } });
+    expect(await c.kind("event_device_snapshot")).toMatchObject({ telescope_uid: "t-obs", snapshot: { n: 2 } });
+    await node.stream.request({ kind: "ping", id: "s2" });
+    await c.request({ kind: "ping", id: "after" });
+    expect(c.received.filter((f) => f.kind === "event_device_snapshot").map((f) => f.telescope_uid)).toEqual(["t-obs"]);
+    other.close();
+    c.close();
+  });
+
+  test("pong and ack from a client are accepted without an answer", async () => {
+    const c = await viewer();
+    c.send({ kind: "pong", id: "p" });
+    c.send({ kind: "ack", id: "a" });
+    expect(await c.request({ kind: "ping", id: "then" })).toEqual({ kind: "pong", id: "then" });
+    expect(c.received).toEqual([{ kind: "pong", id: "then" }]);
+    c.close();
+  });
+
   test("only a SkyNode may publish, and only for its own telescope", async () => {
     const c = await viewer();
     const e1 = await c.request({ kind: "publish_telescope_snapshot", id: "v1", telescope_uid: "sim-1", snapshot: {} });
