@@ -51,12 +51,12 @@ export class CommandHub {
 
   /** A SkyNode connection takes over its telescope (the newest wins) and receives the commands still open. */
   attach(conn: Conn): void {
-    if (conn.principal.role !== "skynode") return;
-    const uid = [...conn.principal.telescopes!][0]!;
+    const uid = skynodeTelescope(conn);
+    if (uid === null) return;
     const previous = this.skynodes.get(uid);
     this.skynodes.set(uid, conn);
     if (previous && previous !== conn) {
-      this.direct.skynodeGone(previous);
+      this.direct.connectionGone(previous);
       previous.ws.close(4001, `superseded by a newer SkyNode connection for ${uid}`);
     }
     this.log.info({ telescope_uid: uid, conn: conn.id }, "SkyNode connected");
@@ -68,11 +68,10 @@ export class CommandHub {
   close(conn: Conn): void {
     this.fanout.dropConnection(conn);
     this.direct.connectionGone(conn);
-    for (const [uid, c] of this.skynodes) {
-      if (c === conn) {
-        this.skynodes.delete(uid);
-        this.log.warn({ telescope_uid: uid, conn: conn.id }, "SkyNode disconnected");
-      }
+    const uid = skynodeTelescope(conn);
+    if (uid !== null && this.skynodes.get(uid) === conn) {
+      this.skynodes.delete(uid);
+      this.log.warn({ telescope_uid: uid, conn: conn.id }, "SkyNode disconnected");
     }
   }
 
@@ -217,6 +216,12 @@ export class CommandHub {
 }
 
 const key = (telescopeUid: string, commandId: string) => `${telescopeUid}\u0000${commandId}`;
+
+/** The telescope a `skynode` connection speaks for (its token names exactly one), or null for other roles. */
+function skynodeTelescope(conn: Conn): string | null {
+  if (conn.principal.role !== "skynode" || !conn.principal.telescopes) return null;
+  return conn.principal.telescopes.values().next().value ?? null;
+}
 const reachable = (conn: Conn, uid: string) => conn.principal.telescopes === null || conn.principal.telescopes.has(uid);
 
 function commandEvent(subscriptionId: string, seq: number, command: CommandRecord) {

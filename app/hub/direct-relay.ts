@@ -41,22 +41,21 @@ export class DirectRelay {
     sendJson(route.requester, { ...msg, request_id: route.requestId });
   }
 
-  /** The SkyNode went away mid-response: every request it was answering fails. */
-  skynodeGone(skynode: Conn): void {
-    for (const [id, route] of this.routes) {
-      if (route.skynode !== skynode) continue;
-      this.routes.delete(id);
-      sendJson(route.requester, {
-        kind: "direct_error",
-        request_id: route.requestId,
-        code: "internal",
-        message: "the SkyNode disconnected before the response completed",
-      });
-    }
-  }
-
+  /** A connection went away (or a SkyNode was superseded): the requests it was answering fail, and those it asked
+   * are forgotten. */
   connectionGone(conn: Conn): void {
-    this.skynodeGone(conn);
-    for (const [id, route] of this.routes) if (route.requester === conn) this.routes.delete(id);
+    for (const [id, route] of this.routes) {
+      if (route.skynode === conn) {
+        this.routes.delete(id);
+        sendJson(route.requester, {
+          kind: "direct_error",
+          request_id: route.requestId,
+          code: "internal",
+          message: "the SkyNode disconnected before the response completed",
+        });
+      } else if (route.requester === conn) {
+        this.routes.delete(id);
+      }
+    }
   }
 }
