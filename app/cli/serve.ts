@@ -5,6 +5,7 @@ import { createLogger } from "../log";
 import { createApp } from "../server/app";
 import { openDatabase } from "../store/database";
 import { Journal } from "../store/journal";
+import { issueToken } from "../auth/principal";
 
 export interface ServeOptions {
   host: string;
@@ -21,9 +22,23 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const journal = new Journal(db);
   const maxFrameBytes = opts.config.server.max_frame_bytes;
   const hub = new Hub({ journal, log, maxFrameBytes });
+  const signingKey = loadSigningKey(opts.dataDir);
+  // The appliance's own SkyNode; it attaches to this server's hub like any SkyNode once the server listens.
+  const node =
+    opts.role === "appliance"
+      ? new (await import("../node/skynode")).SkyNode({
+          config: opts.config,
+          dataDir: opts.dataDir,
+          db,
+          // A fresh short-lived skynode token per (re)connect, signed with this server's key.
+          token: () =>
+            issueToken(signingKey, { sub: `skynode@${opts.config.telescope.uid}`, role: "skynode", telescopes: [opts.config.telescope.uid], ttlSec: 3600 }),
+        })
+      : undefined;
   const app = createApp({
     hub,
-    signingKey: loadSigningKey(opts.dataDir),
+    signingKey,
+    node,
     allowedOrigins: opts.config.server.allowed_origins,
     maxFrameBytes,
     role: opts.role,
@@ -35,6 +50,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "shutting down");
+    await node?.stop();
     hub.stop();
     await app.stop(true);
     db.close();
@@ -47,6 +63,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
   app.listen({ hostname: opts.host, port: opts.port });
   const server = app.server!;
   hub.bindServer(server);
+  if (node) {
+    const host = !server.hostname || server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
+    node.start(`ws://${host.includes(":") ? `[${host}]` : host}:${server.port}`);
+  }
   log.info({ host: server.hostname, port: server.port, role: opts.role, data: opts.dataDir }, "listening");
   console.log(`listening on http://${server.hostname}:${server.port}`);
   // Module loading and schema building leave garbage behind: collect it now so idle RSS starts low.

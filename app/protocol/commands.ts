@@ -37,7 +37,7 @@ export const CameraExposureStart = cmd("camera.exposure.start", {
 });
 export const ImagerAutofocus = cmd("imager.autofocus", {
   filter_id: ClientId,
-  strategy: z.enum(["v_curve", "parabolic"]),
+  strategy: z.enum(["vcurve", "v_curve", "parabolic"]),
 });
 export const FilterWheelSetOption = cmd("filter_wheel.set_option", { filter_wheel_position_id: ClientId });
 const moveAbsolute = { position_um: finite.min(0).max(1e7) };

@@ -5,6 +5,7 @@ import * as direct from "./direct";
 import * as lifecycle from "./lifecycle";
 import * as primitives from "./primitives";
 import * as stream from "./stream";
+import * as tasks from "./tasks";
 
 export * from "./command-channel";
 export * from "./commands";
@@ -12,6 +13,7 @@ export * from "./direct";
 export * from "./lifecycle";
 export * from "./primitives";
 export * from "./stream";
+export * from "./tasks";
 
 const { Ping, Pong, Ack, ErrorEnvelope } = lifecycle;
 
@@ -81,6 +83,7 @@ export const namedSchemas: Record<string, z.ZodType> = {
   ...pickSchemas(commands),
   ...pickSchemas(commandChannel),
   ...pickSchemas(direct),
+  ...pickSchemas(tasks),
   StreamInbound,
   CommandsInbound,
   ServerMessage,

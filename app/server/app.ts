@@ -2,6 +2,8 @@ import { Elysia } from "elysia";
 import { authenticateRequest, type AuthOutcome } from "../auth/request-auth";
 import type { Conn, Endpoint, HubSocket } from "../hub/connection";
 import type { Hub } from "../hub/hub";
+import type { SkyNode } from "../node/skynode";
+import { nodeRoutes } from "./node-routes";
 
 export interface ServerOptions {
   hub: Hub;
@@ -10,6 +12,8 @@ export interface ServerOptions {
   maxFrameBytes: number;
   role: "appliance" | "hub";
   telescopeUid?: string;
+  /** The appliance's own SkyNode (absent in hub role): adds its REST routes. */
+  node?: SkyNode;
 }
 
 /** Bun closes the socket (1009) above this hard cap; frames between the configured limit and it are answered
@@ -62,5 +66,6 @@ export function createApp(opts: ServerOptions) {
       uptime_s: Math.round((Date.now() - started) / 1000),
     }))
     .ws("/v1/ws/stream", endpoint("stream"))
-    .ws("/v1/ws/commands", endpoint("commands"));
+    .ws("/v1/ws/commands", endpoint("commands"))
+    .use(opts.node ? nodeRoutes(opts.node, opts.signingKey, opts.allowedOrigins) : new Elysia());
 }

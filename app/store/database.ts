@@ -14,6 +14,33 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (telescope_uid, seq)
    ) WITHOUT ROWID;
    CREATE UNIQUE INDEX journal_command ON journal (telescope_uid, command_id, kind) WHERE kind != 'lease';`,
+  // The SkyNode's side: commands it is executing or has finished but the hub has not yet acknowledged.
+  `CREATE TABLE node_outbox (
+     telescope_uid TEXT NOT NULL,
+     command_id TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('running', 'done')),
+     result TEXT,
+     ts INTEGER NOT NULL,
+     PRIMARY KEY (telescope_uid, command_id)
+   ) WITHOUT ROWID;
+   CREATE TABLE images (
+     image_id TEXT PRIMARY KEY,
+     telescope_uid TEXT NOT NULL,
+     path TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     meta TEXT NOT NULL
+   );
+   CREATE INDEX images_latest ON images (telescope_uid, created_at);
+   CREATE TABLE tasks (
+     task_id TEXT PRIMARY KEY,
+     telescope_uid TEXT NOT NULL,
+     position INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     spec TEXT NOT NULL,
+     progress TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );`,
 ];
 
 export function openDatabase(dataDir: string, busyTimeoutMs = 5000): Database {

@@ -9,7 +9,7 @@ let n = 0;
 const uid = () => `cmd-${++n}-${crypto.randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
-  server = await startServer();
+  server = await startServer({ args: ["--role", "hub"] });
   node = await TestSkyNode.connect(server, "sim-1");
 });
 beforeEach(() => {
@@ -283,7 +283,7 @@ describe("more of the commands endpoint", () => {
   });
 
   test("a direct_error from the SkyNode is relayed; a SkyNode lost mid-response fails the request with internal", async () => {
-    const s = await startServer();
+    const s = await startServer({ args: ["--role", "hub"] });
     const sky = await TestSkyNode.connect(s, "t-d");
     const viewer = await TestClient.connect(`${s.ws}/v1/ws/commands?token=${s.token("vera", "viewer")}`);
     viewer.send({ kind: "direct_request", request_id: "a", telescope_uid: "t-d", request_type: "image.fetch", payload: { image_id: "nope" } });
@@ -305,7 +305,7 @@ describe("more of the commands endpoint", () => {
 
 describe("SkyNode connections", () => {
   test("the newest SkyNode connection wins and receives the commands still open", async () => {
-    const s = await startServer();
+    const s = await startServer({ args: ["--role", "hub"] });
     const old = await TestSkyNode.connect(s, "t-9");
     old.answer = () => null;
     const ownerConn = await TestClient.connect(`${s.ws}/v1/ws/commands?token=${s.token("olga", "owner", ["t-9"])}`);

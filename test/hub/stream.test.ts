@@ -8,7 +8,7 @@ let node: TestSkyNode;
 let viewerToken: string;
 
 beforeAll(async () => {
-  server = await startServer();
+  server = await startServer({ args: ["--role", "hub"] });
   node = await TestSkyNode.connect(server, "sim-1");
   viewerToken = server.token("vera", "viewer");
 });

@@ -41,7 +41,7 @@ describe("journal", () => {
 describe("the journal across a restart", () => {
   test("commands, results and the active lease survive; replay and redelivery resume", async () => {
     const dataDir = fresh();
-    let server = await startServer({ dataDir });
+    let server = await startServer({ dataDir, args: ["--role", "hub"] });
     let node = await TestSkyNode.connect(server);
     node.answer = (cmd) => (cmd.command.command.command_type === "mount.point" ? null : leaseAnswer(cmd));
     const token = server.token("alice", "operator");
@@ -56,7 +56,7 @@ describe("the journal across a restart", () => {
     cmds.close();
     expect(await server.stop()).toBe(0);
 
-    server = await startServer({ dataDir });
+    server = await startServer({ dataDir, args: ["--role", "hub"] });
     const stream = await TestClient.connect(`${server.ws}/v1/ws/stream?token=${token}`);
     stream.send({ kind: "subscribe_stream", subscription_id: "l", streams: ["manual_control_lease"] });
     expect((await stream.kind("event_manual_control_lease")).lease).toMatchObject({ state: "active", holder: "alice", lease_id: lease.lease_id });
@@ -76,7 +76,7 @@ describe("the journal across a restart", () => {
 
   test("a journal write that fails answers internal, and nothing reaches the SkyNode", async () => {
     const dataDir = fresh();
-    const server = await startServer({ dataDir, config: "[store]\nbusy_timeout_ms = 50\n" });
+    const server = await startServer({ dataDir, config: "[store]\nbusy_timeout_ms = 50\n", args: ["--role", "hub"] });
     const node = await TestSkyNode.connect(server);
     const owner = await TestClient.connect(`${server.ws}/v1/ws/commands?token=${server.token("olga", "owner")}`);
     // Another process holds the write lock (as a backup tool or a stuck second instance would).

@@ -1,0 +1,154 @@
+import type { Logger } from "pino";
+import type { CommandRecord, CommandResult, LeaseState } from "../protocol";
+import type { Outbox } from "../store/outbox";
+
+export interface HubLinkOptions {
+  /** Base URL of the hub (`ws://127.0.0.1:5001` for the appliance's own hub, the upstream URL when federating). */
+  url: () => string;
+  /** A `skynode` token for this telescope, asked for at every (re)connect. */
+  token: () => string;
+  telescopeUid: string;
+  outbox: Outbox;
+  log: Logger;
+  onCommand: (record: CommandRecord) => void;
+  onCancel: (commandId: string) => void;
+  onLease: (lease: LeaseState) => void;
+  /** Both sockets are open again: republish current state. */
+  onConnected: () => void;
+}
+
+const BACKOFF_MS = [100, 250, 500, 1000, 2000, 5000];
+
+/** The SkyNode's connection to a hub: exactly the path any external SkyNode takes (DESIGN.md §3), so the same code
+ * serves the appliance's own hub and an upstream one. Snapshots and logs are sent when connected (current state is
+ * republished on reconnect); command results go through the outbox and are resent until the hub acknowledges them. */
+export class HubLink {
+  private stream: WebSocket | null = null;
+  private commands: WebSocket | null = null;
+  private attempt = 0;
+  private stopped = false;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: HubLinkOptions) {
+    this.log = opts.log.child({ part: "hub-link" });
+  }
+
+  get connected(): boolean {
+    return this.stream?.readyState === WebSocket.OPEN && this.commands?.readyState === WebSocket.OPEN;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.stream?.close(1000, "SkyNode stopping");
+    this.commands?.close(1000, "SkyNode stopping");
+  }
+
+  /** A stream publish (`publish_*_snapshot`, `publish_telescope_log`); dropped while disconnected. */
+  publish(kind: string, body: Record<string, unknown>): void {
+    if (this.stream?.readyState !== WebSocket.OPEN) return;
+    this.stream.send(JSON.stringify({ kind, telescope_uid: this.opts.telescopeUid, ...body }));
+  }
+
+  /** Records the result durably, then sends it; it is resent after a reconnect until acknowledged. */
+  result(result: CommandResult): void {
+    this.opts.outbox.done(result);
+    this.sendResult(result);
+  }
+
+  private sendResult(result: CommandResult): void {
+    if (this.commands?.readyState !== WebSocket.OPEN) return;
+    this.commands.send(
+      JSON.stringify({ kind: "publish_command_result", id: result.command_id, telescope_uid: this.opts.telescopeUid, result }),
+    );
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const token = encodeURIComponent(this.opts.token());
+    const base = this.opts.url().replace(/\/$/, "");
+    const stream = new WebSocket(`${base}/v1/ws/stream?token=${token}`);
+    const commands = new WebSocket(`${base}/v1/ws/commands?token=${token}`);
+    this.stream = stream;
+    this.commands = commands;
+    let opened = 0;
+    let failed = false;
+    const onOpen = () => {
+      if (++opened < 2) return;
+      this.attempt = 0;
+      this.log.info({ url: base }, "connected to hub");
+      stream.send(
+        JSON.stringify({
+          kind: "subscribe_stream",
+          subscription_id: "skynode-lease",
+          streams: ["manual_control_lease"],
+          filter: { telescope_uid: this.opts.telescopeUid },
+        }),
+      );
+      for (const e of this.opts.outbox.entries()) if (e.state === "done" && e.result) this.sendResult(e.result);
+      this.opts.onConnected();
+    };
+    const onClose = (e: CloseEvent) => {
+      if (failed) return;
+      failed = true;
+      // Bring both down together: the SkyNode is either fully attached or not at all.
+      stream.close();
+      commands.close();
+      if (this.stopped) return;
+      if (e.code === 4001) {
+        this.log.error({ reason: e.reason }, "another SkyNode connection took over this telescope; this one stands down");
+        this.stopped = true;
+        return;
+      }
+      const delay = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)]!;
+      this.log.warn({ code: e.code, reason: e.reason, retry_ms: delay }, "hub connection lost");
+      this.retry = setTimeout(() => this.connect(), delay);
+    };
+    for (const ws of [stream, commands]) {
+      ws.onopen = onOpen;
+      ws.onclose = onClose;
+      ws.onerror = () => {};
+    }
+    stream.onmessage = (e) => this.onStream(e.data as string);
+    commands.onmessage = (e) => this.onCommands(e.data as string);
+  }
+
+  private onStream(text: string): void {
+    const msg = JSON.parse(text) as { kind: string; lease?: LeaseState; code?: string; message?: string };
+    if (msg.kind === "event_manual_control_lease" && msg.lease) this.opts.onLease(msg.lease);
+    else if (msg.kind === "error") this.log.error({ code: msg.code, message: msg.message }, "hub refused a stream publish");
+  }
+
+  private onCommands(text: string): void {
+    const msg = JSON.parse(text) as {
+      kind: string;
+      id?: string;
+      command?: CommandRecord;
+      command_id?: string;
+      code?: string;
+      message?: string;
+    };
+    switch (msg.kind) {
+      case "event_command":
+        if (msg.command) this.opts.onCommand(msg.command);
+        return;
+      case "cancel_command":
+        if (msg.command_id) this.opts.onCancel(msg.command_id);
+        return;
+      case "ack":
+        if (msg.command_id) this.opts.outbox.acknowledged(msg.command_id);
+        return;
+      case "error":
+        // A result the hub refuses (unknown command, malformed data) will never be accepted: drop it, loudly.
+        this.log.error({ id: msg.id, code: msg.code, message: msg.message }, "hub refused a command result");
+        if (msg.id && this.opts.outbox.lookup(msg.id)?.state === "done") this.opts.outbox.acknowledged(msg.id);
+        return;
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import type { Database } from "bun:sqlite";
+import pino, { type Logger } from "pino";
+import type { Config } from "../config/schema";
+import type { CommandRecord, TaskRecord, TaskSpec } from "../protocol";
+import { ImageIndex } from "../store/images";
+import { Outbox } from "../store/outbox";
+import { TaskStore } from "../store/tasks";
+import { Automation } from "./automation";
+import { Constraints } from "./constraints";
+import { Executor, type Handlers } from "./executor";
+import { autofocusHandler } from "./handlers/autofocus";
+import { cameraHandlers } from "./handlers/camera";
+import { leaseHandlers } from "./handlers/leases";
+import { mountHandlers } from "./handlers/mount";
+import { positionerHandlers } from "./handlers/positioners";
+import { HubLink } from "./hub-link";
+import { ImageWriter } from "./image-writer";
+import { LeaseKeeper } from "./lease-keeper";
+import { logForwarder } from "./log-forwarder";
+import { SnapshotPublisher } from "./snapshots";
+import { Telescope } from "./telescope";
+
+export interface SkyNodeOptions {
+  config: Config;
+  dataDir: string;
+  db: Database;
+  token: () => string;
+  logLevel?: string;
+}
+
+/** The SkyNode (DESIGN.md §1): the telescope, its command executor, leases, automation, constraints and snapshots,
+ * attached to a hub through the same WebSocket path an external SkyNode uses. */
+export class SkyNode {
+  readonly telescope: Telescope;
+  readonly automation: Automation;
+  readonly images: ImageIndex;
+  readonly log: Logger;
+  private readonly link: HubLink;
+  private readonly executor: Executor;
+  private readonly leases: LeaseKeeper;
+  private readonly constraints: Constraints;
+  private readonly snapshots: SnapshotPublisher;
+  private constraintTimer: ReturnType<typeof setInterval> | undefined;
+  private hubUrl = "";
+
+  constructor(opts: SkyNodeOptions) {
+    const { config } = opts;
+    const uid = config.telescope.uid;
+    const level = opts.logLevel ?? process.env.SKYNODE_LOG_LEVEL ?? "info";
+    let forward: (entry: import("../protocol").LogEntry) => void = () => {};
+    this.log = pino(
+      { level, base: { app: "skynode", telescope_uid: uid } },
+      pino.multistream([
+        { level: level as pino.Level, stream: pino.destination({ fd: 2, sync: false }) },
+        { level: "info", stream: logForwarder((entry) => forward(entry)) },
+      ]),
+    );
+    this.telescope = new Telescope(config, this.log);
+    this.images = new ImageIndex(opts.db);
+    const outbox = new Outbox(opts.db, uid);
+    this.leases = new LeaseKeeper(this.log);
+    this.link = new HubLink({
+      url: () => this.hubUrl,
+      token: opts.token,
+      telescopeUid: uid,
+      outbox,
+      log: this.log,
+      onCommand: (record) => this.onCommand(record),
+      onCancel: (id) => this.executor.cancel(id),
+      onLease: (lease) => this.leases.observe(lease),
+      onConnected: () => this.snapshots.republish(),
+    });
+    forward = (entry) => this.link.publish("publish_telescope_log", { entry });
+    const writer = new ImageWriter(opts.dataDir, this.telescope, this.images);
+    const tracked = () => this.automation?.nextTarget() ?? this.telescope.mount.target()?.resolved ?? null;
+    this.constraints = new Constraints(this.telescope, tracked);
+    const blocker = () => this.constraints.exposureBlocker();
+    const handlers: Handlers = {
+      ...mountHandlers(this.telescope),
+      ...positionerHandlers(this.telescope),
+      ...cameraHandlers(this.telescope, writer, blocker),
+      ...autofocusHandler(this.telescope, blocker),
+      ...leaseHandlers(this.leases, {
+        pauseAutomation: () => this.automation.pause("manual control lease acquired"),
+        stopAll: (reason) => this.stopAll(reason),
+      }),
+    };
+    this.executor = new Executor(handlers, (result) => {
+      const id = (result.data as { image_id?: unknown } | undefined)?.image_id;
+      if (typeof id === "string") this.snapshots.lastImageId = id;
+      this.link.result(result);
+    }, outbox, this.log);
+    this.automation = new Automation(this.telescope, this.executor, new TaskStore(opts.db, uid), writer, this.leases, this.constraints, this.log.child({ part: "automation" }));
+    this.snapshots = new SnapshotPublisher(this.telescope, this.link, this.leases, this.constraints, this.automation);
+    this.leases.changed.on(() => this.automation.kick());
+    this.constraints.changed.on(() => this.onConditions());
+  }
+
+  /** Attaches to the hub at `hubUrl`: the appliance's own (`ws://127.0.0.1:PORT`) or an upstream one. */
+  start(hubUrl: string): void {
+    this.hubUrl = hubUrl;
+    this.constraints.refresh();
+    this.constraintTimer = setInterval(() => this.constraints.refresh(), this.telescope.config.constraints.interval_s * 1000);
+    this.snapshots.start();
+    this.link.start();
+    this.automation.start(this.telescope.config.constraints.interval_s * 1000);
+    this.log.info({ telescope_uid: this.telescope.uid }, "SkyNode started");
+  }
+
+  /** Stops motion safely (every device decelerates to a stop) and detaches from the hub. */
+  async stop(): Promise<void> {
+    clearInterval(this.constraintTimer);
+    this.automation.stop();
+    await Promise.race([this.stopAll("shutting down"), Bun.sleep(10_000)]);
+    this.telescope.mount.shutdown();
+    this.snapshots.stop();
+    this.leases.stop();
+    this.link.stop();
+  }
+
+  // The REST task API (app/server) calls these.
+  addTask(spec: TaskSpec): TaskRecord {
+    return this.automation.add(spec);
+  }
+
+  /** Simulated weather and roof inputs. */
+  setInputs(inputs: { weather_safe?: boolean; roof_open?: boolean }): { weather_safe: boolean; roof_open: boolean } {
+    Object.assign(this.telescope.inputs, inputs);
+    this.log.info({ inputs: this.telescope.inputs }, "environment inputs changed");
+    this.constraints.refresh();
+    return { ...this.telescope.inputs };
+  }
+
+  private onCommand(record: CommandRecord): void {
+    if (record.telescope_uid !== this.telescope.uid) return;
+    this.executor.submit(record);
+  }
+
+  /** Unsafe weather or a closed roof: stop the automation and any exposure in progress; safe again: resume. */
+  private onConditions(): void {
+    const blocker = this.constraints.exposureBlocker();
+    if (blocker) {
+      void this.automation.pause(blocker);
+      const camera = this.executor.holder("camera");
+      if (camera) void camera.cancel(`stopped: ${blocker}`);
+    }
+    this.automation.kick();
+  }
+
+  private async stopAll(reason: string): Promise<string[]> {
+    const moving = this.executor.running().flatMap((r) => r.devices);
+    await this.executor.stopAll(reason);
+    await this.telescope.mount.stop();
+    const d = this.telescope.devices;
+    await Promise.all([d.focuser.stop(reason), d.rotator.stop(reason), d.filterWheel.stop(reason), d.camera.abort(reason)]);
+    return [...new Set(moving)];
+  }
+}

@@ -1,0 +1,232 @@
+import type { Automation } from "./automation";
+import type { Constraints } from "./constraints";
+import type { HubLink } from "./hub-link";
+import type { LeaseKeeper } from "./lease-keeper";
+import { position } from "./handlers/mount";
+import type { Telescope } from "./telescope";
+
+const MOVING_MS = 100; // at most 10 Hz while something slews or turns
+const TRACKING_MS = 1000; // sidereal tracking changes alt/az slowly
+const HEARTBEAT_MS = 5000; // an idle telescope still says it is alive
+
+type Built = { kind: string; body: Record<string, unknown> };
+export const IMAGER = "imager";
+
+/** Publishes the telescope's state: each snapshot when it changes, at most 10 Hz while anything moves, 1 Hz while
+ * tracking, and all of them as a heartbeat every 5 s. Unchanged snapshots are not re-sent between heartbeats. */
+export class SnapshotPublisher {
+  private readonly last = new Map<string, string>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private lastTick = 0;
+  private lastHeartbeat = 0;
+  private stopped = false;
+  lastImageId: string | null = null;
+
+  constructor(
+    private readonly t: Telescope,
+    private readonly link: HubLink,
+    private readonly leases: LeaseKeeper,
+    private readonly constraints: Constraints,
+    private readonly automation: Automation,
+  ) {}
+
+  start(): void {
+    const d = this.t.devices;
+    for (const s of [d.mount.ra.changed, d.mount.dec.changed, d.camera.changed, d.filterWheel.changed, d.focuser.changed, d.rotator.changed]) {
+      s.on(() => this.soon());
+    }
+    for (const s of [this.leases.changed, this.constraints.changed, this.automation.changed]) s.on(() => this.soon());
+    this.tick(true);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Everything again (after a reconnect: the hub may have restarted and lost its retained state). */
+  republish(): void {
+    this.last.clear();
+    this.tick(true);
+  }
+
+  /** A change: publish now, or as soon as the 10 Hz budget allows. */
+  private soon(): void {
+    const wait = Math.max(0, this.lastTick + MOVING_MS - Date.now());
+    this.schedule(wait);
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(false), delay);
+  }
+
+  private tick(forceAll: boolean): void {
+    const now = Date.now();
+    this.lastTick = now;
+    const heartbeat = forceAll || now - this.lastHeartbeat >= HEARTBEAT_MS;
+    if (heartbeat) this.lastHeartbeat = now;
+    if (this.link.connected) {
+      const ts = new Date(now).toISOString();
+      for (const [key, built] of this.build()) {
+        const json = JSON.stringify(built.body);
+        if (!heartbeat && this.last.get(key) === json) continue;
+        this.last.set(key, json);
+        const { device_uid, ...rest } = built.body as { device_uid?: string };
+        this.link.publish(built.kind, device_uid ? { device_uid, snapshot: { ...rest, ts } } : { snapshot: { ...rest, ts } });
+      }
+    }
+    const moving = this.anyMoving();
+    const next = moving === "moving" ? MOVING_MS : moving === "tracking" ? TRACKING_MS : HEARTBEAT_MS - (Date.now() - this.lastHeartbeat);
+    this.schedule(Math.max(10, next));
+  }
+
+  private anyMoving(): "moving" | "tracking" | null {
+    const d = this.t.devices;
+    const states = [d.mount.ra, d.mount.dec, d.focuser, d.rotator, d.filterWheel].map((x) => x.status().state);
+    if (states.some((s) => s === "moving" || s === "stopping") || d.camera.status().state !== "idle") return "moving";
+    return states.includes("tracking") ? "tracking" : null;
+  }
+
+  private *build(): Generator<[string, Built]> {
+    const t = this.t;
+    const d = t.devices;
+    const obs = t.config.telescope.observatory_uid;
+    const common = obs ? { observatory_uid: obs } : {};
+    const p = t.mount.pointing();
+    const ra = d.mount.ra.status();
+    const dec = d.mount.dec.status();
+    const slewing = t.mount.isSlewing();
+    const tracking = t.mount.isTracking();
+    const target = t.mount.target();
+    yield [
+      "mount",
+      {
+        kind: "publish_device_snapshot",
+        body: {
+          device_uid: "mount",
+          device_type: "mount",
+          ...common,
+          connected: true,
+          state: slewing ? "slewing" : tracking ? "tracking" : "idle",
+          slewing,
+          tracking,
+          pointing: position(p),
+          axes: { ha: axis(ra), dec: axis(dec) },
+          target: target ? { name: target.resolved.name ?? null, type: target.request.type } : null,
+          track: t.mount.trackingInfo(),
+        },
+      },
+    ];
+    const cam = d.camera.status();
+    yield [
+      "camera",
+      {
+        kind: "publish_device_snapshot",
+        body: {
+          device_uid: "camera",
+          device_type: "camera",
+          instrument_uid: IMAGER,
+          ...common,
+          connected: true,
+          state: cam.state,
+          exposure: cam.started_at
+            ? { started_at: new Date(cam.started_at).toISOString(), duration_s: cam.duration_s, binning: cam.binning }
+            : null,
+          temperature_c: cam.temperature_c,
+          width: d.camera.info.width,
+          height: d.camera.info.height,
+          binnings: d.camera.info.binnings,
+          last_image_id: this.lastImageId,
+        },
+      },
+    ];
+    const fw = d.filterWheel.status();
+    yield [
+      "filter_wheel",
+      {
+        kind: "publish_device_snapshot",
+        body: {
+          device_uid: "filter_wheel",
+          device_type: "filter_wheel",
+          instrument_uid: IMAGER,
+          ...common,
+          connected: true,
+          state: fw.state,
+          slot: fw.position,
+          filter_id: t.currentFilter()?.id ?? null,
+          filters: t.config.filter_wheel.filters.map((f) => ({ id: f.id, slot: f.slot })),
+        },
+      },
+    ];
+    const fo = d.focuser.status();
+    yield [
+      "focuser",
+      {
+        kind: "publish_device_snapshot",
+        body: {
+          device_uid: "focuser",
+          device_type: "focuser",
+          instrument_uid: IMAGER,
+          ...common,
+          connected: true,
+          state: fo.state,
+          position_um: fo.position,
+          target_um: fo.target,
+          range_um: d.focuser.range,
+          temperature_c: r(d.focuser.temperature() ?? NaN, 2),
+        },
+      },
+    ];
+    const ro = d.rotator.status();
+    yield [
+      "rotator",
+      {
+        kind: "publish_device_snapshot",
+        body: {
+          device_uid: "rotator",
+          device_type: "rotator",
+          ...common,
+          connected: true,
+          state: ro.state,
+          angle_deg: r(ro.position, 3),
+          target_deg: ro.target,
+          range_deg: d.rotator.range,
+        },
+      },
+    ];
+    const lease = this.leases.active();
+    yield [
+      "telescope",
+      {
+        kind: "publish_telescope_snapshot",
+        body: {
+          ...common,
+          name: t.config.telescope.name,
+          mode: lease ? "manual" : "automatic",
+          lease: lease ? { lease_id: lease.lease_id, holder: lease.holder, expires_at: lease.expires_at } : null,
+          current_task: this.automation.active(),
+          safe: this.constraints.safe(),
+          pointing: { ...position(p), lst_deg: r(p.lst_deg, 4) },
+          tracking,
+          slewing,
+          site: t.site,
+        },
+      },
+    ];
+    yield ["constraints", { kind: "publish_constraint_snapshot", body: { ...common, constraints: this.constraints.definitions() } }];
+    yield [
+      "constraint_status",
+      {
+        kind: "publish_constraint_status_snapshot",
+        body: { ...common, safe: this.constraints.safe(), constraints: this.constraints.status(), inputs: { ...t.inputs } },
+      },
+    ];
+  }
+}
+
+function axis(s: { position: number; target: number | null; state: string; rate: number }) {
+  return { position_deg: r(s.position, 5), target_deg: s.target === null ? null : r(s.target, 5), state: s.state, rate_deg_s: r(s.rate, 6) };
+}
+const r = (x: number, d: number) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);

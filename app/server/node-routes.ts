@@ -1,0 +1,76 @@
+import { Elysia } from "elysia";
+import { z } from "zod";
+import { reachesTelescope, type Principal, type Role } from "../auth/principal";
+import { authenticateRequest } from "../auth/request-auth";
+import { CommandFailure } from "../node/command-failure";
+import type { SkyNode } from "../node/skynode";
+import { TaskSpec } from "../protocol";
+
+const SimInputs = z.strictObject({ weather_safe: z.boolean().optional(), roof_open: z.boolean().optional() });
+
+const WRITERS: Role[] = ["operator", "owner", "admin"];
+const OWNERS: Role[] = ["owner", "admin"];
+
+/** The appliance's own REST API: the automated task queue (`/v1/tasks`) and the simulated environment inputs.
+ * Every route authenticates like the WebSocket endpoints and checks the caller's role and telescope grant; errors
+ * use the protocol's codes (`{"error":{"code","message","details"?}}`). */
+export function nodeRoutes(node: SkyNode, signingKey: Uint8Array, allowedOrigins: readonly string[]) {
+  const uid = node.telescope.uid;
+  const fail = (status: number, code: string, message: string, details?: unknown) =>
+    new Response(JSON.stringify({ error: { code, message, ...(details ? { details } : {}) } }), {
+      status,
+      headers: { "content-type": "application/json" },
+    });
+  const authorize = (request: Request, roles: Role[] | null): Principal | Response => {
+    const outcome = authenticateRequest(request, signingKey, allowedOrigins);
+    if (!outcome.ok) return fail(outcome.status, "forbidden", outcome.reason);
+    const p = outcome.principal;
+    if (!reachesTelescope(p, uid)) return fail(403, "forbidden", `your token does not grant access to telescope ${uid}`);
+    if (roles && !roles.includes(p.role)) return fail(403, "forbidden", `role ${p.role} may not do this (needs ${roles.join(" or ")})`);
+    return p;
+  };
+  const body = async (request: Request): Promise<unknown> => {
+    try {
+      return await request.json();
+    } catch {
+      throw new CommandFailure("invalid", "the body is not valid JSON");
+    }
+  };
+  const guard = async (request: Request, roles: Role[] | null, handle: (p: Principal) => Promise<unknown> | unknown) => {
+    const p = authorize(request, roles);
+    if (p instanceof Response) return p;
+    try {
+      const out = await handle(p);
+      return out instanceof Response ? out : Response.json(out);
+    } catch (err) {
+      if (err instanceof CommandFailure) return fail(err.code === "not_found" ? 404 : err.code === "conflict" ? 409 : 400, err.code, err.message, err.details);
+      node.log.error({ err }, "REST request failed");
+      return fail(500, "internal", (err as Error).message);
+    }
+  };
+  const parse = <T>(schema: z.ZodType<T>, raw: unknown): T => {
+    const r = schema.safeParse(raw);
+    if (!r.success) {
+      const first = r.error.issues[0];
+      throw new CommandFailure("invalid", `${first?.path.join(".") || "body"}: ${first?.message}`, { issues: r.error.issues.slice(0, 20) });
+    }
+    return r.data;
+  };
+
+  return new Elysia()
+    .get("/v1/tasks", ({ request }) => guard(request, null, () => ({ telescope_uid: uid, tasks: node.automation.list() })))
+    .post("/v1/tasks", ({ request }) =>
+      guard(request, WRITERS, async () => {
+        const task = node.addTask(parse(TaskSpec, await body(request)));
+        return new Response(JSON.stringify(task), { status: 201, headers: { "content-type": "application/json", location: `/v1/tasks/${task.task_id}` } });
+      }),
+    )
+    .get("/v1/tasks/:id", ({ request, params }) =>
+      guard(request, null, () => node.automation.get(params.id) ?? fail(404, "not_found", `no task ${params.id}`)),
+    )
+    .delete("/v1/tasks/:id", ({ request, params }) =>
+      guard(request, WRITERS, async () => (await node.automation.remove(params.id)) ?? fail(404, "not_found", `no task ${params.id}`)),
+    )
+    .get("/v1/sim/inputs", ({ request }) => guard(request, null, () => ({ ...node.telescope.inputs })))
+    .put("/v1/sim/inputs", ({ request }) => guard(request, OWNERS, async () => node.setInputs(parse(SimInputs, await body(request)))));
+}

@@ -1,0 +1,22 @@
+import type { MoveOutcome, Positioner } from "./motion";
+
+/** One mount axis (DESIGN.md §4). For an equatorial mount axis "ra" turns in hour angle (degrees, + = west) and
+ * "dec" in declination; positions are the axis' own angle, not a sky coordinate of any epoch. */
+export interface MountAxis extends Positioner {
+  readonly name: "ra" | "dec" | "az" | "alt";
+  /** Turns at a constant rate (deg/s) until stopped or given a move: tracking and guiding. */
+  track(rate_deg_s: number): void;
+  /** Set when a limit input of this axis is tripped: motion that way is refused until it clears. */
+  limit(): "positive" | "negative" | null;
+  /** Axis limits in degrees; moves outside are refused by the driver. */
+  readonly range: { min: number; max: number };
+  readonly slewRate: number;
+}
+
+export interface Mount {
+  readonly type: "equatorial";
+  readonly ra: MountAxis;
+  readonly dec: MountAxis;
+}
+
+export type { MoveOutcome };

@@ -1,0 +1,169 @@
+import type { Camera, CameraInfo, CameraStatus, ExposureOutcome, Frame } from "../camera";
+import { Signal } from "../signal";
+import { fieldStars, gnomonicProject, magToFlux } from "./sky-field";
+import { renderStarField } from "./star-field";
+
+/** What the simulated optics see, asked at the end of each exposure. The SkyNode supplies it (the camera does not
+ * know the mount): pointing in J2000 degrees, field rotation, focuser position and filter throughput. */
+export interface SkyScene {
+  pointing(): { ra_deg: number; dec_deg: number; rotation_deg: number } | null;
+  focuserPosition(): number;
+  throughput(): number;
+  /** Catalog stars in the field, added to the simulator's own faint field stars. */
+  brightStars?(ra_deg: number, dec_deg: number, radius_deg: number): { ra_deg: number; dec_deg: number; mag: number }[];
+}
+
+export interface SimCameraOptions {
+  width: number;
+  height: number;
+  pixel_um: number;
+  binnings: number[];
+  focal_length_mm: number;
+  aperture_mm: number;
+  seeing_arcsec: number;
+  /** Focuser position (µm) where the simulated optics are sharpest. */
+  best_focus_um: number;
+  readout_s: number;
+  sky_e_per_s: number;
+  read_noise_e: number;
+  gain_e_per_adu: number;
+  bias_adu: number;
+}
+
+const RAD = Math.PI / 180;
+const ARCSEC = RAD / 3600;
+const FWHM_PER_SIGMA = 2 * Math.sqrt(2 * Math.log(2));
+
+/** A simulated CCD: exposes for real time, reads out, and renders the star field where the mount points with a
+ * PSF that widens with defocus (geometric blur = defocus / focal ratio) and flux scaled by the filter. */
+export class SimCamera implements Camera {
+  readonly changed = new Signal<void>();
+  readonly info: CameraInfo;
+  private state: CameraStatus["state"] = "idle";
+  private current: { started_at: number; duration_s: number; binning: number } | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private finishExposure: ((o: ExposureOutcome) => void) | null = null;
+  private seed = 1;
+
+  constructor(
+    private readonly opts: SimCameraOptions,
+    private readonly scene: SkyScene,
+  ) {
+    this.info = {
+      width: opts.width,
+      height: opts.height,
+      pixel_um: opts.pixel_um,
+      binnings: opts.binnings,
+      gain_e_per_adu: opts.gain_e_per_adu,
+      bias_adu: opts.bias_adu,
+    };
+  }
+
+  status(): CameraStatus {
+    return {
+      state: this.state,
+      started_at: this.current?.started_at ?? null,
+      duration_s: this.current?.duration_s ?? null,
+      binning: this.current?.binning ?? null,
+      temperature_c: this.temperature(),
+    };
+  }
+
+  expose(duration_s: number, binning: number): Promise<ExposureOutcome> {
+    if (this.state !== "idle") return Promise.reject(new Error(`camera is ${this.state}`));
+    if (!this.info.binnings.includes(binning)) return Promise.reject(new RangeError(`binning ${binning} is not supported`));
+    this.current = { started_at: Date.now(), duration_s, binning };
+    this.setState("exposing");
+    return new Promise((resolve) => {
+      this.finishExposure = resolve;
+      this.timer = setTimeout(() => {
+        this.setState("reading");
+        // Reading out a binned frame moves fewer pixels.
+        this.timer = setTimeout(() => this.readOut(), (this.opts.readout_s * 1000) / (binning * binning));
+      }, duration_s * 1000);
+    });
+  }
+
+  abort(reason = "aborted"): Promise<void> {
+    if (this.state === "idle") return Promise.resolve();
+    clearTimeout(this.timer);
+    this.setState("aborting");
+    // Closing the shutter takes a moment; the exposure's promise settles once the camera is idle again.
+    return new Promise((resolve) => {
+      this.timer = setTimeout(() => {
+        this.done({ aborted: reason });
+        resolve();
+      }, 50);
+    });
+  }
+
+  private readOut(): void {
+    const c = this.current!;
+    const frame = this.render(c.started_at, c.duration_s, c.binning);
+    this.done({ frame });
+  }
+
+  private done(outcome: ExposureOutcome): void {
+    const finish = this.finishExposure;
+    this.finishExposure = null;
+    this.current = null;
+    this.setState("idle");
+    finish?.(outcome);
+  }
+
+  private render(started_at: number, duration_s: number, binning: number): Frame {
+    const o = this.opts;
+    const width = Math.floor(o.width / binning);
+    const height = Math.floor(o.height / binning);
+    const scale = ((o.pixel_um * binning) / (o.focal_length_mm * 1000)) / 1; // radians per (binned) pixel
+    const seeingSigma = (o.seeing_arcsec * ARCSEC) / FWHM_PER_SIGMA / scale;
+    // Defocus spreads a star into a disc of diameter |Δ|/N; a Gaussian of the same half-flux radius stands in.
+    const fRatio = o.focal_length_mm / o.aperture_mm;
+    const blurDiameterPx = Math.abs(this.scene.focuserPosition() - o.best_focus_um) / fRatio / (o.pixel_um * binning);
+    const defocusSigma = (blurDiameterPx / 2) * (Math.SQRT1_2 / 1.1774);
+    const sigma_px = Math.sqrt(seeingSigma ** 2 + defocusSigma ** 2 + 0.5 ** 2);
+    const pointing = this.scene.pointing();
+    const stars: { x: number; y: number; flux: number }[] = [];
+    if (pointing) {
+      const throughput = this.scene.throughput();
+      const radius = (Math.hypot(width, height) / 2) * scale / RAD;
+      const sky = fieldStars(pointing.ra_deg, pointing.dec_deg, radius);
+      const bright = this.scene.brightStars?.(pointing.ra_deg, pointing.dec_deg, radius) ?? [];
+      const cos = Math.cos(pointing.rotation_deg * RAD);
+      const sin = Math.sin(pointing.rotation_deg * RAD);
+      const cx = (width - 1) / 2;
+      const cy = (height - 1) / 2;
+      const aperture = (o.aperture_mm / 200) ** 2;
+      for (const s of [...sky, ...bright]) {
+        const t = gnomonicProject(pointing.ra_deg, pointing.dec_deg, s.ra_deg, s.dec_deg);
+        if (!t) continue;
+        // North up, east left at rotation 0 (the WCS the SkyNode writes uses the same convention).
+        const x = cx + (-cos * t.xi + sin * t.eta) / scale;
+        const y = cy + (sin * t.xi + cos * t.eta) / scale;
+        if (x < -10 || y < -10 || x > width + 10 || y > height + 10) continue;
+        stars.push({ x, y, flux: magToFlux(s.mag, duration_s, throughput * aperture) });
+      }
+    }
+    const pixels = renderStarField({
+      width,
+      height,
+      stars,
+      sigma_px,
+      background_e: o.sky_e_per_s * duration_s * binning * binning,
+      read_noise_e: o.read_noise_e,
+      gain_e_per_adu: o.gain_e_per_adu,
+      bias_adu: o.bias_adu,
+      seed: this.seed++,
+    });
+    return { width, height, binning, pixels, started_at, duration_s, temperature_c: this.temperature() };
+  }
+
+  private temperature(): number {
+    return -10;
+  }
+
+  private setState(state: CameraStatus["state"]): void {
+    this.state = state;
+    this.changed.emit();
+  }
+}
