@@ -2,6 +2,7 @@ import {
   EquatorFromVector,
   Horizon,
   InverseRefraction,
+  MakeTime,
   RotateVector,
   Rotation_EQD_EQJ,
   Rotation_EQJ_EQD,
@@ -10,7 +11,6 @@ import {
   Spherical,
   Vector,
   VectorFromSphere,
-  MakeTime,
   type RotationMatrix,
 } from "astronomy-engine";
 import { DEG, norm360, wrap180 } from "./angles";

@@ -106,7 +106,8 @@ function fixedStar(name: string | undefined, ra_deg: number, dec_deg: number, da
 
 function solarSystem(body: SolarSystemBody, date: Date, site: Site): Resolved {
   const observer = observerOf(site);
-  // Of-date with aberration: what the body looks like from this site now, which is what the mount must follow.
+  // Of-date with aberration and parallax: where the body appears from this site, which is what the mount must
+  // follow. (Fixed stars get no aberration here; see coordinates.ts for why that's acceptable.)
   const at = (d: Date) => {
     const eq = Equator(Body[body], d, observer, true, true);
     return state({ ra_deg: norm360(eq.ra * 15), dec_deg: eq.dec }, d, site);
@@ -117,7 +118,7 @@ function solarSystem(body: SolarSystemBody, date: Date, site: Site): Resolved {
 
 function fixedAltAz(alt_deg: number, az_deg: number, date: Date, site: Site): Resolved {
   // The alt/az is taken as observed (refracted), like every alt/az this module hands out, so feeding the returned
-  // RA/Dec back through apparentToHorizontal reproduces it exactly.
+  // RA/Dec back through apparentToHorizontal reproduces it (to well under an arcsecond).
   const at = (d: Date): ApparentState => {
     const app = horizontalToApparent(alt_deg, az_deg, d, site);
     return { ra_app_deg: app.ra_deg, dec_app_deg: app.dec_deg, alt_deg, az_deg };

@@ -63,7 +63,7 @@ export const ConfigSchema = z.strictObject({
       speed_um_s: z.number().positive().default(800),
       accel_um_s2: z.number().positive().default(4000),
       /** Where the simulated focuser starts, and where the simulated optics are sharpest. */
-      sim_position_um: z.number().min(0).default(24_000),
+      sim_position_um: z.number().min(0).default(24_700),
       sim_best_focus_um: z.number().min(0).default(25_000),
     })
     .prefault({}),

@@ -23,18 +23,26 @@ function assertPrintable(text: string, what: string): void {
   if (!PRINTABLE.test(text)) throw new Error(`FITS ${what} must be printable ASCII: ${JSON.stringify(text)}`);
 }
 
-/** Shortest text that reads back as the same double when it fits the 20-column fixed field; otherwise the most
- * significant digits that fit (at least 12). Always has a '.' or 'E' so readers take it as real, not integer. */
+/** A real number for the 20-column fixed-format field: the shortest text that reads back as the same double when
+ * that fits (plain or exponent form), else the most significant digits that fit (at least 13). Always with a '.'
+ * so readers take it as real, not integer. */
 function formatReal(value: number): string {
   if (!Number.isFinite(value)) throw new Error(`FITS cannot store the non-finite value ${value}`);
-  const fits = (text: string): string => {
+  const tidy = (text: string): string => {
     const [mantissa = "", exponent] = text.toUpperCase().split("E");
-    const m = mantissa.includes(".") ? mantissa : `${mantissa}.0`;
+    let m = mantissa.includes(".") ? mantissa.replace(/0+$/, "") : `${mantissa}.`;
+    if (m.endsWith(".")) m += "0";
     return exponent === undefined ? m : `${m}E${exponent}`;
   };
-  let text = fits(String(value));
-  for (let digits = 17; text.length > 20 && digits >= 12; digits--) text = fits(value.toPrecision(digits));
-  return text;
+  const shortest = (texts: string[]): string | undefined =>
+    texts.map(tidy).filter((t) => t.length <= 20).sort((a, b) => a.length - b.length)[0];
+  const exact = shortest([String(value), value.toExponential()]);
+  if (exact) return exact;
+  for (let digits = 16; digits > 0; digits--) {
+    const text = shortest([value.toPrecision(digits), value.toExponential(digits - 1)]);
+    if (text) return text;
+  }
+  throw new Error(`FITS cannot format ${value}`);
 }
 
 function formatValue(key: string, value: FitsValue): string {

@@ -35,6 +35,7 @@ interface Tracking {
 const TRACK_PERIOD_MS = 1000;
 /** Pointing is good enough when both axes are within this of the target (degrees). */
 const SETTLED_DEG = 2 / 3600;
+const MAX_PASSES = 6;
 
 /** The equatorial mount driven in hour angle and declination: resolves targets for the site, checks the horizon
  * and hour-angle limits, slews (re-aiming until a moving target is caught), and tracks with a 1 Hz rate loop that
@@ -116,20 +117,23 @@ export class MountControl {
     this.stopTracking();
     this.lastTarget = { request, resolved: target };
     onStop(() => this.stop());
-    for (let pass = 0; pass < 4; pass++) {
+    // The first pass aims where the target will be after the cruise; each later pass is a short correction for the
+    // sky's motion during the previous one, so the error shrinks geometrically (two or three passes).
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
       const now = Date.now();
       const aim = this.axisTarget(target, new Date(now));
-      const eta = Math.max(this.moveTime(this.mount.ra, aim.ha), this.moveTime(this.mount.dec, aim.dec));
-      const at = this.axisTarget(target, new Date(now + eta * 1000));
+      const eta = pass === 0 ? Math.max(this.cruiseTime(this.mount.ra, aim.ha), this.cruiseTime(this.mount.dec, aim.dec)) : 0;
+      const at = eta > 0 ? this.axisTarget(target, new Date(now + eta * 1000)) : aim;
       if (Math.abs(at.ha) > this.limits.ha_limit_deg) {
         throw new CommandFailure("invalid", `the target would be beyond the ±${this.limits.ha_limit_deg}° hour-angle limit on arrival`);
       }
-      if (pass > 0 && Math.abs(at.ha - this.mount.ra.status().position) < SETTLED_DEG && Math.abs(at.dec - this.mount.dec.status().position) < SETTLED_DEG) {
+      if (Math.abs(at.ha - this.mount.ra.status().position) < SETTLED_DEG && Math.abs(at.dec - this.mount.dec.status().position) < SETTLED_DEG) {
         return;
       }
       const [ra, dec] = await Promise.all([this.mount.ra.moveTo(at.ha), this.mount.dec.moveTo(at.dec)]);
       for (const o of [ra, dec]) if (!o.arrived) throw new Interrupted(`slew stopped: ${o.reason}`);
     }
+    this.log.warn("slew did not settle within the pass limit; tracking corrects the remainder");
   }
 
   /** Starts following the target (after a slew) at its rates, with an optional offset pattern. */
@@ -220,9 +224,8 @@ export class MountControl {
     return { ha: haOf(ra, date, this.site), dec };
   }
 
-  private moveTime(axis: MountAxis, goal: number): number {
-    const d = Math.abs(goal - axis.status().position);
-    return d / axis.slewRate + axis.slewRate / 2; // cruise time plus a rough allowance for the ramps
+  private cruiseTime(axis: MountAxis, goal: number): number {
+    return Math.abs(goal - axis.status().position) / axis.slewRate;
   }
 }
 

@@ -104,7 +104,7 @@ export class SkyNode {
     this.snapshots.start();
     this.link.start();
     this.automation.start(this.telescope.config.constraints.interval_s * 1000);
-    this.log.info({ telescope_uid: this.telescope.uid }, "SkyNode started");
+    this.log.info({ hub: hubUrl }, "SkyNode started");
   }
 
   /** Stops motion safely (every device decelerates to a stop) and detaches from the hub. */

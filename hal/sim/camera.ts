@@ -133,13 +133,14 @@ export class SimCamera implements Camera {
       const sin = Math.sin(pointing.rotation_deg * RAD);
       const cx = (width - 1) / 2;
       const cy = (height - 1) / 2;
-      const aperture = (o.aperture_mm / 200) ** 2;
+      // Collecting area relative to a 100 mm aperture, for which mag 0 gives ~1e8 e/s through a luminance filter.
+      const aperture = (o.aperture_mm / 100) ** 2;
       for (const s of [...sky, ...bright]) {
         const t = gnomonicProject(pointing.ra_deg, pointing.dec_deg, s.ra_deg, s.dec_deg);
         if (!t) continue;
-        // North up, east left at rotation 0 (the WCS the SkyNode writes uses the same convention).
-        const x = cx + (-cos * t.xi + sin * t.eta) / scale;
-        const y = cy + (sin * t.xi + cos * t.eta) / scale;
+        // The inverse of the CD matrix of the WCS the SkyNode writes (CROTA2 convention): north up, east left at 0.
+        const x = cx + (-cos * t.xi - sin * t.eta) / scale;
+        const y = cy + (-sin * t.xi + cos * t.eta) / scale;
         if (x < -10 || y < -10 || x > width + 10 || y > height + 10) continue;
         stars.push({ x, y, flux: magToFlux(s.mag, duration_s, throughput * aperture) });
       }

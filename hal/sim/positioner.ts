@@ -14,6 +14,8 @@ export interface SimPositionerOptions {
   now?: () => number;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface Pending {
   target: number;
   resolve: (o: MoveOutcome) => void;
@@ -87,8 +89,14 @@ export class SimPositioner implements Positioner {
     this.profile = profile;
     this.mode = mode;
     if (mode !== "idle") {
-      const delay = Math.max(0, endAt - this.now());
-      if (Number.isFinite(delay)) this.timer = setTimeout(onEnd ?? (() => this.finish()), delay);
+      const end = onEnd ?? (() => this.finish());
+      // A slow constant rate can take longer to reach its end than a timer can wait (2^31 ms): re-arm until due.
+      const arm = () => {
+        const delay = endAt - this.now();
+        if (delay > MAX_TIMER_MS) this.timer = setTimeout(arm, MAX_TIMER_MS);
+        else this.timer = setTimeout(end, Math.max(0, delay));
+      };
+      if (Number.isFinite(endAt)) arm();
     } else {
       for (const w of this.stopWaiters.splice(0)) w();
     }

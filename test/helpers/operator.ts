@@ -21,13 +21,13 @@ accel_um_s2 = 400000
 speed_deg_s = 90
 accel_deg_s2 = 900
 [camera]
-width = 512
-height = 384
+width = 1024
+height = 768
 readout_s = 0.05
 [filter_wheel]
 seconds_per_slot = 0.02
 [autofocus]
-exposure_s = 0.2
+exposure_s = 0.5
 [constraints]
 max_sun_alt_deg = 90
 interval_s = 0.2
