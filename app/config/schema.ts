@@ -36,6 +36,8 @@ export const ConfigSchema = z.strictObject({
       uid: z.string().regex(/^[A-Za-z0-9._:@-]+$/).default("sim-1"),
       name: z.string().min(1).max(200).default("Simulated telescope"),
       observatory_uid: z.string().regex(/^[A-Za-z0-9._:@-]+$/).optional(),
+      /** Longest manual-control lease granted (renewals included): the automation gets the telescope back. */
+      max_lease_s: z.number().positive().max(86_400).default(14_400),
     })
     .prefault({}),
   mount: z

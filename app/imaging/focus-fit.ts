@@ -47,7 +47,8 @@ export function fitFocusCurve(samples: readonly FocusSample[], strategy: FocusSt
   if ("error" in fit) return fit;
   const best_position = mid + fit.vertex * half;
   if (!(fit.vertex >= -1 && fit.vertex <= 1)) {
-    return { error: `the fitted minimum (${best_position.toFixed(1)}) lies outside the sampled range ${lo}..${hi}` };
+    const where = Math.abs(fit.vertex) < 1e6 ? `at ${best_position.toFixed(1)}` : "far";
+    return { error: `the fitted minimum lies outside the sampled range ${lo}..${hi} (${where})` };
   }
   // A curve that hardly rises across the sweep has no minimum worth trusting: the sweep is too narrow for the
   // depth of focus, or the measurements are noise.

@@ -45,16 +45,17 @@ const SUB = 4;
 /** r50² of a Gaussian grows by 2 ln 2 · v for extra variance v per axis; see StarMeasurer.measure. */
 const PIXEL_BLUR_R50_SQ = 2 * Math.LN2 * (1 / 12 + 1 / 12);
 
-export function measureStars(pixels: Uint16Array, width: number, height: number, opts: MeasureOptions = {}): StarMeasurement {
-  if (pixels.length !== width * height) throw new Error(`measureStars: ${pixels.length} pixels for ${width}×${height}`);
+export function measureStars(raw: Uint16Array, width: number, height: number, opts: MeasureOptions = {}): StarMeasurement {
+  if (raw.length !== width * height) throw new Error(`measureStars: ${raw.length} pixels for ${width}×${height}`);
   const threshold = opts.threshold_sigma ?? 5;
   const maxStars = opts.max_stars ?? 200;
   const saturation = opts.saturation_adu ?? 65000;
 
   const work = workBuffers(width, height);
-  const { background, noise } = skyLevel(pixels, work.hist);
+  const { background, noise } = skyLevel(raw, work.hist);
   const empty: StarMeasurement = { background_adu: background, noise_adu: noise, stars: [], hfr_px: NaN };
   if (width <= 2 * SMOOTH_HALF || height <= 2 * SMOOTH_HALF || !(noise > 0)) return empty;
+  const pixels = withoutHotPixels(raw, width, height, background, noise, work.clean);
 
   boxSmooth(pixels, width, height, work.scratch, work.smoothed);
   // Averaging SMOOTH² independent pixels divides the noise by SMOOTH.
@@ -62,22 +63,21 @@ export function measureStars(pixels: Uint16Array, width: number, height: number,
   blobs.sort((a, b) => b.weight - a.weight);
 
   const measurer = new StarMeasurer(pixels, width, height, blobs.labels, blobs.length, background, noise);
-  const hot = blobs.map((b) => isHotPixel(pixels, width, b.peakIndex, background, noise));
   const stars: MeasuredStar[] = [];
   for (let k = 0; k < blobs.length && stars.length < maxStars; k++) {
     const blob = blobs[k]!;
-    if (hot[k] || measurer.ownerOf(blob.label) !== blob.label) continue;
+    if (measurer.ownerOf(blob.label) !== blob.label) continue;
     let star = measurer.measure(blob, blob.cx, blob.cy);
     if (star === null) continue;
     // A faint, wide (defocused) star breaks up into several blobs at the threshold. Fainter blobs inside this one's
     // profile are taken as its fragments (or blended neighbours): their pixels join it and they are not measured
-    // on their own. Hot pixels stay out, so their spikes never count as starlight.
+    // on their own.
     // Saturated stars still claim their surroundings, so that their halo is not measured as stars of its own.
     let absorbed = false;
     let maxValue = blob.maxValue;
     for (let f = k + 1; f < blobs.length; f++) {
       const other = blobs[f]!;
-      if (hot[f] || measurer.ownerOf(other.label) !== other.label) continue;
+      if (measurer.ownerOf(other.label) !== other.label) continue;
       if (Math.hypot(other.cx - star.x, other.cy - star.y) < star.edge) {
         measurer.absorb(other, blob.label);
         absorbed = true;
@@ -97,6 +97,7 @@ type WorkBuffers = {
   width: number;
   height: number;
   hist: Uint32Array;
+  clean: Uint16Array;
   /** First the smoothing's row sums, then the blob finder's stack. */
   scratch: Int32Array;
   smoothed: Float32Array;
@@ -115,6 +116,7 @@ function workBuffers(width: number, height: number): WorkBuffers {
       width,
       height,
       hist: new Uint32Array(65536),
+      clean: new Uint16Array(n),
       scratch: new Int32Array(n),
       smoothed: new Float32Array(n),
       labels: new Int32Array(n),
@@ -202,13 +204,12 @@ function boxSmooth(pixels: Uint16Array, width: number, height: number, rows: Int
 
 type Blob = {
   label: number;
-  /** Sum of background-subtracted raw values over the blob, and their first moments. */
+  /** Sum of background-subtracted pixel values over the blob; (cx, cy) is their weighted centroid. */
   weight: number;
   cx: number;
   cy: number;
   /** Farthest extent of the blob from its centroid (bounding box), px. */
   extent: number;
-  peakIndex: number;
   maxValue: number;
 };
 
@@ -230,7 +231,6 @@ function findBlobs(work: WorkBuffers, pixels: Uint16Array, threshold: number, ba
     let maxX = 0;
     let minY = height;
     let maxY = 0;
-    let peakIndex = start;
     let maxValue = 0;
     while (top > 0) {
       const i = stack[--top]!;
@@ -245,10 +245,7 @@ function findBlobs(work: WorkBuffers, pixels: Uint16Array, threshold: number, ba
       if (x > maxX) maxX = x;
       if (y < minY) minY = y;
       if (y > maxY) maxY = y;
-      if (v > maxValue) {
-        maxValue = v;
-        peakIndex = i;
-      }
+      if (v > maxValue) maxValue = v;
       for (let dy = -1; dy <= 1; dy++) {
         const ny = y + dy;
         if (ny < 0 || ny >= height) continue;
@@ -266,23 +263,38 @@ function findBlobs(work: WorkBuffers, pixels: Uint16Array, threshold: number, ba
     const cx = weight > 0 ? sx / weight : (minX + maxX) / 2;
     const cy = weight > 0 ? sy / weight : (minY + maxY) / 2;
     const extent = Math.max(cx - minX, maxX - cx, cy - minY, maxY - cy) + 0.5;
-    blobs.push({ label, weight, cx, cy, extent, peakIndex, maxValue });
+    blobs.push({ label, weight, cx, cy, extent, maxValue });
   }
   return Object.assign(blobs, { labels });
 }
 
-/** A lone bright pixel (hot pixel, cosmic ray): even a star sampled at σ = 0.5 px puts over 15% of its peak into
- * the brightest neighbour. */
-function isHotPixel(pixels: Uint16Array, width: number, i: number, background: number, noise: number): boolean {
-  const peak = pixels[i]! - background;
-  if (peak < 5 * noise) return false;
-  const x = i % width;
-  let neighbour = -Infinity;
-  if (x > 0) neighbour = Math.max(neighbour, pixels[i - 1]!);
-  if (x < width - 1) neighbour = Math.max(neighbour, pixels[i + 1]!);
-  if (i >= width) neighbour = Math.max(neighbour, pixels[i - width]!);
-  if (i + width < pixels.length) neighbour = Math.max(neighbour, pixels[i + width]!);
-  return neighbour - background < 0.15 * peak;
+/** A copy of the frame with lone bright pixels (hot pixels, cosmic-ray hits) replaced by the mean of their four
+ * neighbours. Even a star sampled at σ = 0.5 px puts over 15% of its peak into its brightest neighbour; a defect
+ * puts nothing there. Cleaning pixels rather than rejecting blobs keeps a star that happens to contain a defect. */
+function withoutHotPixels(pixels: Uint16Array, width: number, height: number, background: number, noise: number, out: Uint16Array): Uint16Array {
+  out.set(pixels);
+  const spike = background + 5 * noise;
+  for (let i = 0; i < pixels.length; i++) {
+    const v = pixels[i]!;
+    if (v <= spike) continue;
+    const x = i % width;
+    const left = x > 0 ? pixels[i - 1]! : -1;
+    const right = x < width - 1 ? pixels[i + 1]! : -1;
+    const below = i >= width ? pixels[i - width]! : -1;
+    const above = i < (height - 1) * width ? pixels[i + width]! : -1;
+    if (Math.max(left, right, below, above) - background >= 0.15 * (v - background)) continue;
+    // Neighbours beyond the frame (marked -1) drop out of the mean.
+    let sum = 0;
+    let count = 0;
+    for (const n of [left, right, below, above]) {
+      if (n >= 0) {
+        sum += n;
+        count++;
+      }
+    }
+    out[i] = Math.round(sum / count);
+  }
+  return out;
 }
 
 /** Measures one blob: grows an aperture until the radial profile meets the sky, takes the local sky from a ring
@@ -322,17 +334,21 @@ class StarMeasurer {
     else this.fragments.set(into, [fragment]);
   }
 
-  /** Measures the star of `blob` starting from the centre guess (cx, cy); null for stars too near the frame's
-   * edge (their aperture would be cut) or without positive flux. */
+  /** Measures the star of `blob` starting from the centre guess (cx, cy); null for stars whose visible profile
+   * the frame's edge cuts, and for those without positive flux. */
   measure(blob: Blob, cx: number, cy: number): { x: number; y: number; flux: number; hfr: number; snr: number; edge: number } | null {
     const extent = Math.max(blob.extent, this.ownedExtent(blob.label, cx, cy));
     const edge = this.profileEdge(blob.label, extent, cx, cy);
-    const radius = Math.min(MAX_RADIUS, edge * 1.5 + 2);
-    const sky = this.localSky(blob.label, cx, cy, radius);
+    // Beyond the edge the profile is lost in the noise, but the faint wings there still hold several percent of
+    // the light; without this margin the half-flux radius of faint, wide stars comes out ~5% small.
+    const wanted = Math.min(MAX_RADIUS, edge * 1.5 + 2);
+    const sky = this.localSky(blob.label, cx, cy, wanted);
     const refined = this.centroid(blob.label, cx, cy, Math.max(2, edge), sky);
     const x = refined?.x ?? cx;
     const y = refined?.y ?? cy;
-    if (x - radius < -0.5 || y - radius < -0.5 || x + radius > this.width - 0.5 || y + radius > this.height - 0.5) return null;
+    // Near the frame's edge the aperture may shrink, but not into the star's visible profile.
+    const radius = Math.min(wanted, x + 0.5, y + 0.5, this.width - 0.5 - x, this.height - 0.5 - y);
+    if (radius < edge + 1) return null;
     const half = this.halfFluxRadius(blob.label, x, y, radius, sky);
     if (half === null) return null;
     // The curve of growth sees the PSF blurred by the pixel (variance 1/12 px² per axis) and again by spreading

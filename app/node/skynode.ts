@@ -80,7 +80,7 @@ export class SkyNode {
       ...positionerHandlers(this.telescope),
       ...cameraHandlers(this.telescope, writer, blocker),
       ...autofocusHandler(this.telescope, blocker),
-      ...leaseHandlers(this.leases, {
+      ...leaseHandlers(this.leases, config.telescope.max_lease_s, {
         pauseAutomation: () => this.automation.pause("manual control lease acquired"),
         stopAll: (reason) => this.stopAll(reason),
       }),

@@ -131,7 +131,8 @@ export class Rng {
     }
   }
 
-  /** Poisson deviate: exact (Knuth) for small means where the shape matters, Gaussian above where it does not. */
+  /** Poisson deviate: exact (Knuth) for small means where the shape matters; above POISSON_GAUSS_ABOVE a Gaussian
+   * of the same mean and variance, left unrounded because the caller adds read noise and quantises afterwards. */
   poisson(mean: number): number {
     if (mean <= 0) return 0;
     if (mean >= POISSON_GAUSS_ABOVE) return Math.max(0, mean + Math.sqrt(mean) * this.normal());

@@ -83,11 +83,15 @@ describe("measureStars", () => {
       { x: 2, y: 200, flux: 1e5 }, // on the edge
       { x: 400, y: 300, flux: 1e5 }, // measured
     ];
-    const m = measureStars(renderStarField(base({ stars, hot_pixels: 40 })), 512, 384);
+    const pixels = renderStarField(base({ stars, hot_pixels: 40 }));
+    // A defect inside a star, brighter than the star's peak, must not cost the star.
+    pixels[100 * 512 + 103] = 60000;
+    const m = measureStars(pixels, 512, 384);
     expect(m.stars.map((s) => [Math.round(s.x), Math.round(s.y)]).sort()).toEqual([
       [100, 100],
       [400, 300],
     ]);
+    for (const s of m.stars) expect(s.hfr_px / (GAUSSIAN_HFR * 2)).toBeCloseTo(1, 1);
   });
 
   test("honours threshold_sigma and max_stars (keeping the brightest)", () => {

@@ -22,6 +22,8 @@ afterAll(async () => {
 const M31 = { type: "named", name: "M31" };
 /** Well above the horizon for the test site (latitude 60): near the pole. */
 const POLARISH = { type: "equatorial", ra_deg: 120, dec_deg: 80, epoch: "J2000" };
+/** Low in the south: a slew of ~100° from the pole, several seconds even on the fast simulator. */
+const FAR_SOUTH = { type: "horizontal", alt_deg: 20, az_deg: 180 };
 
 // One valid and one semantically invalid payload per command type, with the code the invalid one must get.
 const CASES: Record<string, { ok: () => Record<string, unknown>; bad: Record<string, unknown>; code: string; check?: (data: any) => void }> = {
@@ -110,7 +112,8 @@ const CASES: Record<string, { ok: () => Record<string, unknown>; bad: Record<str
   "manual_control_lease.acquire": {
     // The holder acquiring again gets a fresh lease (tested last-but-one so `lease` is refreshed).
     ok: () => ({ duration_s: 3600 }),
-    bad: { duration_s: 0 },
+    // Longer than the telescope's configured maximum lease (4 h by default).
+    bad: { duration_s: 20_000 },
     code: "invalid",
   },
   "manual_control_lease.renew": {
@@ -177,7 +180,7 @@ describe("the command catalog", () => {
     const bad = await owner.run({ command_type: "system.abort_manual_control", ...CASES["system.abort_manual_control"]!.bad });
     expect(bad.error.code).toBe("not_found");
     // A long slew in progress when the owner aborts.
-    const slew = await op.publish({ command_type: "mount.point", target: { type: "equatorial", ra_deg: 200, dec_deg: -20, epoch: "J2000" } });
+    const slew = await op.publish({ command_type: "mount.point", target: FAR_SOUTH });
     await op.snapshot("event_device_snapshot", (s) => s.slewing === true, "mount");
     const revoked = op.stream.next((f) => f.kind === "event_manual_control_lease" && f.lease.lease_id === lease && f.lease.state === "revoked");
     const abort = await owner.run({ command_type: "system.abort_manual_control", lease_id: lease });
@@ -197,7 +200,7 @@ describe("the command catalog", () => {
 describe("cancel, conflict, supersede", () => {
   test("a long slew is canceled only once the axes have stopped", async () => {
     await op.run({ command_type: "mount.point", target: POLARISH });
-    const { command_id } = await op.publish({ command_type: "mount.point", target: { type: "equatorial", ra_deg: 300, dec_deg: -10, epoch: "J2000" } });
+    const { command_id } = await op.publish({ command_type: "mount.point", target: FAR_SOUTH });
     await op.snapshot("event_device_snapshot", (s) => s.slewing === true, "mount");
     const ack = await op.commands.request({ id: "cancel-1", kind: "cancel_command", command_id });
     expect(ack.kind).toBe("ack");
@@ -235,7 +238,7 @@ describe("cancel, conflict, supersede", () => {
   });
 
   test("a new mount command supersedes a slew in progress", async () => {
-    const first = await op.publish({ command_type: "mount.point", target: { type: "equatorial", ra_deg: 250, dec_deg: 0, epoch: "J2000" } });
+    const first = await op.publish({ command_type: "mount.point", target: { type: "horizontal", alt_deg: 25, az_deg: 200 } });
     await op.snapshot("event_device_snapshot", (s) => s.slewing === true, "mount");
     const second = await op.run({ command_type: "mount.point", target: POLARISH });
     expect(second.status).toBe("ok");

@@ -4,7 +4,12 @@ import type { LeaseKeeper } from "../lease-keeper";
 
 /** Lease commands. Acquire pauses the automation (its exposure aborted cleanly) before the lease is granted;
  * release, expiry and abort let it resume. Abort (owner only, checked by the hub) stops all motion first. */
-export function leaseHandlers(leases: LeaseKeeper, hooks: { pauseAutomation(): Promise<void>; stopAll(reason: string): Promise<string[]> }) {
+export function leaseHandlers(leases: LeaseKeeper, maxLeaseS: number, hooks: { pauseAutomation(): Promise<void>; stopAll(reason: string): Promise<string[]> }) {
+  const requireDuration = (duration_s: number) => {
+    if (duration_s > maxLeaseS) {
+      throw new CommandFailure("invalid", `duration_s ${duration_s} exceeds this telescope's maximum lease of ${maxLeaseS} s`, { max_duration_s: maxLeaseS });
+    }
+  };
   const requireLease = (lease_id: string) => {
     const l = leases.active();
     if (!l || l.lease_id !== lease_id) {
@@ -15,6 +20,7 @@ export function leaseHandlers(leases: LeaseKeeper, hooks: { pauseAutomation(): P
   return {
     "manual_control_lease.acquire": {
       devices: () => [],
+      validate: (c) => requireDuration(c.duration_s),
       async run(c, ctx) {
         const holder = ctx.record?.origin.sub ?? "unknown";
         const current = leases.active();
@@ -31,6 +37,7 @@ export function leaseHandlers(leases: LeaseKeeper, hooks: { pauseAutomation(): P
     } satisfies Handler<"manual_control_lease.acquire">,
     "manual_control_lease.renew": {
       devices: () => [],
+      validate: (c) => requireDuration(c.duration_s),
       async run(c, ctx) {
         const l = requireLease(c.lease_id);
         if (ctx.record && l.holder !== ctx.record.origin.sub) {
