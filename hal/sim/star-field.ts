@@ -186,7 +186,7 @@ class PoissonTable {
 const GUIDE_SIZE = 1024;
 
 /** Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): plenty for a PSF rendered into 16-bit pixels. */
-export function erf(x: number): number {
+function erf(x: number): number {
   const sign = x < 0 ? -1 : 1;
   const a = Math.abs(x);
   const t = 1 / (1 + 0.3275911 * a);
