@@ -10,8 +10,9 @@ export interface RunContext {
   readonly id: string;
   readonly record: CommandRecord | null;
   readonly signal: AbortSignal;
-  /** Registers how to stop this run's devices; called on cancel, awaited before `canceled` is reported. */
-  onStop(stop: () => Promise<void>): void;
+  /** Registers how to stop one of this run's devices (by name: a run that exposes a hundred frames registers the
+   * camera once); called on cancel, awaited before `canceled` is reported. */
+  onStop(device: string, stop: () => Promise<void>): void;
   /** Throws `Interrupted` if the run has been canceled. */
   check(): void;
   readonly log: Logger;
@@ -32,7 +33,7 @@ export type Handlers = { [T in CommandType]: Handler<T> };
 
 export class Run {
   readonly controller = new AbortController();
-  private readonly stops: (() => Promise<void>)[] = [];
+  private readonly stops = new Map<string, () => Promise<void>>();
   private stopping: Promise<void> | null = null;
   canceled: { reason: string; superseded_by?: string } | null = null;
 
@@ -48,7 +49,7 @@ export class Run {
       id: this.id,
       record: this.record,
       signal: this.controller.signal,
-      onStop: (stop) => void this.stops.push(stop),
+      onStop: (device, stop) => void this.stops.set(device, stop),
       check: () => {
         if (this.canceled) throw new Interrupted(this.canceled.reason);
       },
@@ -61,7 +62,7 @@ export class Run {
     if (!this.canceled) this.canceled = { reason, superseded_by };
     if (!this.stopping) {
       this.controller.abort(reason);
-      this.stopping = Promise.all(this.stops.map((s) => s().catch(() => {}))).then(() => {});
+      this.stopping = Promise.all([...this.stops.values()].map((s) => s().catch(() => {}))).then(() => {});
     }
     return this.stopping;
   }

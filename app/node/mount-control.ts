@@ -113,10 +113,10 @@ export class MountControl {
 
   /** Slews to where the target will be on arrival, re-aiming until within SETTLED_DEG (a moving target is caught
    * in two or three passes). `onStop` lets the caller register the cancel action. */
-  async slew(target: Resolved, request: TargetPosition, onStop: (stop: () => Promise<void>) => void): Promise<void> {
+  async slew(target: Resolved, request: TargetPosition, onStop: (device: string, stop: () => Promise<void>) => void): Promise<void> {
     this.stopTracking();
     this.lastTarget = { request, resolved: target };
-    onStop(() => this.stop());
+    onStop("mount", () => this.stop());
     // The first pass aims where the target will be after the cruise; each later pass is a short correction for the
     // sky's motion during the previous one, so the error shrinks geometrically (two or three passes).
     for (let pass = 0; pass < MAX_PASSES; pass++) {
@@ -146,7 +146,7 @@ export class MountControl {
   }
 
   /** Shifts the tracked position (while tracking) or moves the axes by the offset (while still). */
-  async offset(axis: "ra" | "dec" | "alt" | "az", arcsec: number, onStop: (stop: () => Promise<void>) => void): Promise<Pointing> {
+  async offset(axis: "ra" | "dec" | "alt" | "az", arcsec: number, onStop: (device: string, stop: () => Promise<void>) => void): Promise<Pointing> {
     if (axis === "alt" || axis === "az") {
       throw new CommandFailure("invalid", `this mount is equatorial: offset axis must be ra or dec, not ${axis}`);
     }
@@ -165,7 +165,7 @@ export class MountControl {
     if (goal < a.range.min || goal > a.range.max) {
       throw new CommandFailure("invalid", `offset would take the ${axis} axis to ${goal.toFixed(4)}°, outside ${a.range.min}..${a.range.max}°`);
     }
-    onStop(() => a.stop());
+    onStop("mount", () => a.stop());
     const o = await a.moveTo(goal);
     if (!o.arrived) throw new Interrupted(`offset stopped: ${o.reason}`);
     return this.pointing();

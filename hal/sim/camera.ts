@@ -44,6 +44,7 @@ export class SimCamera implements Camera {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private finishExposure: ((o: ExposureOutcome) => void) | null = null;
   private seed = 1;
+  private aborting: Promise<void> | null = null;
 
   constructor(
     private readonly opts: SimCameraOptions,
@@ -86,15 +87,19 @@ export class SimCamera implements Camera {
 
   abort(reason = "aborted"): Promise<void> {
     if (this.state === "idle") return Promise.resolve();
+    // Every caller waits for the same shutter close.
+    if (this.aborting) return this.aborting;
     clearTimeout(this.timer);
     this.setState("aborting");
     // Closing the shutter takes a moment; the exposure's promise settles once the camera is idle again.
-    return new Promise((resolve) => {
+    this.aborting = new Promise((resolve) => {
       this.timer = setTimeout(() => {
+        this.aborting = null;
         this.done({ aborted: reason });
         resolve();
       }, 50);
     });
+    return this.aborting;
   }
 
   private readOut(): void {

@@ -136,7 +136,7 @@ describe("leases", () => {
     expect(answer.code).toBe("forbidden");
   });
 
-  test("an active lease survives a restart and keeps the automation paused", async () => {
+  test("an active lease survives a restart: the SkyNode learns it back from the hub", async () => {
     const lease = await op.acquire(600);
     op.close();
     expect(await server.stop()).toBe(0);

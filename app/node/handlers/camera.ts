@@ -56,7 +56,7 @@ export async function expose(t: Telescope, req: ExposureRequest, ctx: RunContext
     }
   }
   const camera = t.devices.camera;
-  ctx.onStop(() => camera.abort(ctx.signal.reason ?? "canceled"));
+  ctx.onStop("camera", () => camera.abort(ctx.signal.reason ?? "canceled"));
   ctx.check();
   const outcome = await camera.expose(req.duration_s, req.binning);
   if ("aborted" in outcome) throw new Interrupted(`exposure aborted: ${outcome.aborted}`);

@@ -4,7 +4,7 @@ import type { RunContext } from "../executor";
 
 /** Moves a positioner and waits for it; a stop (cancel, supersede, fault) surfaces as Interrupted. */
 export async function moveAndWait(device: Positioner, position: number, ctx: RunContext, what: string): Promise<void> {
-  ctx.onStop(() => device.stop(ctx.signal.reason ?? "canceled"));
+  ctx.onStop(what, () => device.stop(ctx.signal.reason ?? "canceled"));
   ctx.check();
   const outcome = await device.moveTo(position);
   if (!outcome.arrived) throw new Interrupted(`${what} stopped: ${outcome.reason}`);
