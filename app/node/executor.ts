@@ -168,6 +168,7 @@ export class Executor {
       run.context(log).check();
       const data = await handler.run(command, run.context(log));
       result = { command_id: record.command_id, status: "ok", data };
+      log.info(`${command.command_type} done`);
     } catch (err) {
       result = await this.failure(run, err, log);
     } finally {
