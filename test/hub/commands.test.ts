@@ -211,8 +211,9 @@ describe("/v1/ws/commands", () => {
     const c = uid();
     for (const id of [b, c]) {
       await other.request({ kind: "publish_command", id, telescope_uid: "sim-1", command_id: id, command: { command_type: "filter_wheel.set_option", filter_wheel_position_id: "R" } });
+      // The SkyNode's result is journalled before the next command, so the replay order below is fixed.
+      await node.commands.next((f) => f.kind === "ack" && f.command_id === id);
     }
-    await node.commands.next((f) => f.kind === "ack" && f.command_id === c);
 
     const again = await commandsClient(token);
     again.send({ kind: "subscribe_commands", subscription_id: "s2", filter: { telescope_uid: "sim-1" }, since_seq: seen.seq });
