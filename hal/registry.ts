@@ -64,7 +64,8 @@ export function createDevices(config: DevicesConfig, scene: SkyScene): Devices {
   const c = config.camera;
   return {
     // Parked pointing at the celestial pole: hour angle 0, declination +90 (south: -90).
-    mount: { type: "equatorial", ra: axis("ra", -m.ha_limit_deg, m.ha_limit_deg, 0), dec: axis("dec", -90, 90, 90) },
+    // The hour-angle axis' hard range lies 15° beyond the software limit the SkyNode enforces.
+    mount: { type: "equatorial", ra: axis("ra", -m.ha_limit_deg - 15, m.ha_limit_deg + 15, 0), dec: axis("dec", -90, 90, 90) },
     focuser: new SimFocuser({
       position: f.sim_position_um,
       min: f.min_um,

@@ -26,9 +26,11 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   site: z
     .strictObject({
-      latitude_deg: z.number().min(-90).max(90).default(35.91),
-      longitude_deg: z.number().min(-180).max(180).default(-79.05),
-      elevation_m: z.number().min(-500).max(9000).default(150),
+      // The simulator's default site (60°N): M31, the demo target, stays above the horizon limit all day and night.
+      // A real telescope sets its own.
+      latitude_deg: z.number().min(-90).max(90).default(60),
+      longitude_deg: z.number().min(-180).max(180).default(10.75),
+      elevation_m: z.number().min(-500).max(9000).default(100),
     })
     .prefault({}),
   telescope: z
@@ -50,8 +52,9 @@ export const ConfigSchema = z.strictObject({
       accel_deg_s2: z.number().positive().max(100).default(2),
       /** Lowest altitude the telescope may point at (and that automation observes down to). */
       horizon_deg: z.number().min(-10).max(80).default(10),
-      /** Largest |hour angle| the equatorial mount may reach (counterweight-up limit). */
-      ha_limit_deg: z.number().min(30).max(180).default(100),
+      /** Largest |hour angle| the equatorial mount may point or track to: 180 = none (a fork mount, the simulator's
+       * default); a German equatorial mount sets its counterweight-up limit, typically 90-105. */
+      ha_limit_deg: z.number().min(30).max(180).default(180),
     })
     .prefault({}),
   focuser: z

@@ -193,6 +193,8 @@ export class MountControl {
     if (!t) return;
     const now = new Date();
     const aim = this.axisTarget(t.target, new Date(now.getTime() + TRACK_PERIOD_MS), t);
+    // Follow the sky continuously: the hour angle nearest the axis, even past ±180°, until the software limit.
+    aim.ha = nearestTurn(aim.ha, this.mount.ra.status().position);
     if (Math.abs(aim.ha) > this.limits.ha_limit_deg - 0.01) {
       this.log.warn({ ha_deg: round(aim.ha) }, "tracking reached the hour-angle limit: stopping");
       void this.stop();
@@ -227,6 +229,11 @@ export class MountControl {
   private cruiseTime(axis: MountAxis, goal: number): number {
     return Math.abs(goal - axis.status().position) / axis.slewRate;
   }
+}
+
+/** The representation of an hour angle (±360° turns) closest to where the axis stands. */
+function nearestTurn(ha: number, axis: number): number {
+  return ha + 360 * Math.round((axis - ha) / 360);
 }
 
 function haOf(raApp: number, date: Date, site: Site): number {
