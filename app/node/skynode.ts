@@ -48,13 +48,16 @@ export class SkyNode {
     const uid = config.telescope.uid;
     const level = opts.logLevel ?? process.env.SKYNODE_LOG_LEVEL ?? "info";
     let forward: (entry: import("../protocol").LogEntry) => void = () => {};
+    const stderr = pino.destination({ fd: 2, sync: false });
     this.log = pino(
       { level, base: { app: "skynode", telescope_uid: uid } },
       pino.multistream([
-        { level: level as pino.Level, stream: pino.destination({ fd: 2, sync: false }) },
+        { level: level as pino.Level, stream: stderr },
         { level: "info", stream: logForwarder((entry) => forward(entry)) },
       ]),
     );
+    // The link logs locally only: a refused log publish must not be forwarded (and refused) again, forever.
+    const linkLog = pino({ level, base: { app: "skynode", telescope_uid: uid } }, stderr);
     this.telescope = new Telescope(config, this.log);
     this.images = new ImageIndex(opts.db);
     const outbox = new Outbox(opts.db, uid);
@@ -64,7 +67,7 @@ export class SkyNode {
       token: opts.token,
       telescopeUid: uid,
       outbox,
-      log: this.log,
+      log: linkLog,
       onCommand: (record) => this.onCommand(record),
       onCancel: (id) => this.executor.cancel(id),
       onLease: (lease) => this.leases.observe(lease),
