@@ -20,6 +20,8 @@ export class Automation {
   readonly changed = new Signal<void>();
   private current: { task: TaskRecord; run: Run } | null = null;
   private busy = false;
+  /** Off until the hub's lease state is known: after a restart a lease may still be held. */
+  private enabled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -41,6 +43,11 @@ export class Automation {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  enable(): void {
+    this.enabled = true;
+    this.kick();
   }
 
   /** The task in progress (for the telescope snapshot), or null. */
@@ -121,7 +128,7 @@ export class Automation {
   }
 
   private async step(): Promise<void> {
-    if (this.current || this.leases.active()) return;
+    if (!this.enabled || this.current || this.leases.active()) return;
     const task = this.next();
     if (!task) return;
     const target = this.resolve(task.spec);

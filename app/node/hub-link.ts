@@ -15,9 +15,12 @@ export interface HubLinkOptions {
   onLease: (lease: LeaseState) => void;
   /** Both sockets are open again: republish current state. */
   onConnected: () => void;
+  /** The hub's retained lease state (if any) has been delivered: what the hub knows, the SkyNode now knows. */
+  onLeaseSynced: () => void;
 }
 
 const BACKOFF_MS = [100, 250, 500, 1000, 2000, 5000];
+const LEASE_SYNC = "lease-sync";
 
 /** The SkyNode's connection to a hub: exactly the path any external SkyNode takes (DESIGN.md §3), so the same code
  * serves the appliance's own hub and an upstream one. Snapshots and logs are sent when connected (current state is
@@ -91,6 +94,8 @@ export class HubLink {
           filter: { telescope_uid: this.opts.telescopeUid },
         }),
       );
+      // The retained lease follows the subscribe's ack in one burst; a pong after it marks its end.
+      stream.send(JSON.stringify({ kind: "ping", id: LEASE_SYNC }));
       for (const e of this.opts.outbox.entries()) if (e.state === "done" && e.result) this.sendResult(e.result);
       this.opts.onConnected();
     };
@@ -120,8 +125,9 @@ export class HubLink {
   }
 
   private onStream(text: string): void {
-    const msg = JSON.parse(text) as { kind: string; lease?: LeaseState; code?: string; message?: string };
+    const msg = JSON.parse(text) as { kind: string; id?: string; lease?: LeaseState; code?: string; message?: string };
     if (msg.kind === "event_manual_control_lease" && msg.lease) this.opts.onLease(msg.lease);
+    else if (msg.kind === "pong" && msg.id === LEASE_SYNC) this.opts.onLeaseSynced();
     else if (msg.kind === "error") this.log.error({ code: msg.code, message: msg.message }, "hub refused a stream publish");
   }
 

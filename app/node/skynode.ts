@@ -72,6 +72,7 @@ export class SkyNode {
       onCancel: (id) => this.executor.cancel(id),
       onLease: (lease) => this.leases.observe(lease),
       onConnected: () => this.snapshots.republish(),
+      onLeaseSynced: () => this.automation.enable(),
     });
     forward = (entry) => this.link.publish("publish_telescope_log", { entry });
     const writer = new ImageWriter(opts.dataDir, this.telescope, this.images);

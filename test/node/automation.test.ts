@@ -136,16 +136,25 @@ describe("leases", () => {
     expect(answer.code).toBe("forbidden");
   });
 
-  test("an active lease survives a restart: the SkyNode learns it back from the hub", async () => {
+  test("an active lease survives a restart: the SkyNode learns it back from the hub before running any task", async () => {
     const lease = await op.acquire(600);
+    const spec = { target: { type: "named", name: "M31" }, exposures: [{ filter_id: "L", duration_s: 0.1, count: 2, binning: 2 }] };
+    const { task_id } = (await (await api("/v1/tasks", operatorToken, { method: "POST", body: JSON.stringify(spec) })).json()) as { task_id: string };
     op.close();
     expect(await server.stop()).toBe(0);
     server = await startServer({ config: FAST_SIM, dataDir: server.dataDir });
     op = await Operator.connect(server, "carol");
     const tel = await op.snapshot("event_telescope_snapshot", (s) => s.mode === "manual");
     expect(tel.lease.lease_id).toBe(lease);
+    // Still held: the queued task waits (a SkyNode that forgot the lease would have started it at once).
+    await Bun.sleep(1000);
+    const waiting = await task(task_id);
+    expect(waiting.progress.exposures_done).toBe(0);
+    expect(waiting.state).not.toBe("running");
     const renew = await op.run({ command_type: "manual_control_lease.renew", lease_id: lease, duration_s: 60 });
     expect(renew.status).toBe("ok");
     await op.release(lease);
+    const done = await until("task done after release", () => task(task_id), (t) => t.state === "done");
+    expect(done.progress.image_ids.length).toBe(2);
   });
 });
