@@ -2,6 +2,7 @@
 // and the skynode hub, each round with a fresh server process and a fresh load process (bench/fanout-client.ts),
 // and writes bench/results/fanout.json (best round's deliveries/s, medians of the rest, every round's figures).
 // Dev knobs: BENCH_ROUNDS, BENCH_SUBSCRIBERS, BENCH_WINDOW, BENCH_BATCH, BENCH_ONLY=bare|skynode (rounds only, no file).
+// Then runs bench/skynode.ts (the built-in SkyNode's costs, bench/results/skynode.json) as a child, unless BENCH_ONLY.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,7 +31,11 @@ type Proc = ReturnType<typeof Bun.spawn>;
 const live = new Set<Proc>();
 const tempDirs: string[] = [];
 
+/** bench/skynode.ts while it runs: stopped with SIGTERM, so that it kills its own servers and removes its dirs. */
+let skynodeBench: Proc | null = null;
+
 function cleanup(): void {
+  skynodeBench?.kill("SIGTERM");
   for (const p of live) {
     try {
       p.kill("SIGKILL"); // by pid: only processes this script spawned
@@ -47,11 +52,12 @@ process.on("SIGTERM", () => {
   cleanup();
   process.exit(143);
 });
+// Both parts: fan-out ≈ 1 min, bench/skynode.ts ≈ 1 min (its own watchdog: 150 s).
 const watchdog = setTimeout(() => {
-  console.error("bench: watchdog: still running after 170 s, giving up");
+  console.error("bench: watchdog: still running after 280 s, giving up");
   cleanup();
   process.exit(1);
-}, 170_000);
+}, 280_000);
 
 function spawn(cmd: string[], stdin: "pipe" | "ignore" = "ignore"): Proc {
   const p = Bun.spawn(cmd, { cwd: ROOT, stdin, stdout: "pipe", stderr: "pipe" });
@@ -140,7 +146,9 @@ async function startServer(kind: Server["kind"]): Promise<Server> {
   if (kind === "skynode") {
     dataDir = mkdtempSync(join(tmpdir(), "skynode-bench-"));
     tempDirs.push(dataDir);
-    cmd = [process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir];
+    // Hub role: the appliance role also runs the built-in SkyNode for sim-1, which would publish alongside (and
+    // take over from) the bench's own skynode publisher.
+    cmd = [process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, "--role", "hub"];
   } else {
     cmd = [process.execPath, "bench/bare-server.ts", "0"];
   }
@@ -431,11 +439,22 @@ async function main(): Promise<void> {
   );
 }
 
+/** The second part of `bun run bench`: bench/skynode.ts as a child process, its output straight to ours. */
+async function skynodePart(): Promise<number> {
+  console.log("");
+  skynodeBench = Bun.spawn([process.execPath, "bench/skynode.ts"], { cwd: ROOT, stdin: "ignore", stdout: "inherit", stderr: "inherit" });
+  const code = await skynodeBench.exited;
+  skynodeBench = null;
+  if (code !== 0) console.error(`bench: bench/skynode.ts failed (exit code ${code})`);
+  return code;
+}
+
 try {
   await main();
+  const code = process.env.BENCH_ONLY ? 0 : await skynodePart();
   clearTimeout(watchdog);
   cleanup();
-  process.exit(0);
+  process.exit(code === 0 ? 0 : 1);
 } catch (err) {
   console.error(`bench failed: ${(err as Error).stack ?? err}`);
   cleanup();

@@ -138,6 +138,18 @@ function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / 100;
 }
 
+/** The filesystem type a path lives on (longest matching mount point in /proc/mounts). */
+function filesystemOf(path: string): string {
+  let best = { dir: "", type: "unknown" };
+  for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const [, dir, type] = line.split(" ");
+    if (!dir || !type) continue;
+    const inside = path === dir || path.startsWith(dir.endsWith("/") ? dir : dir + "/");
+    if (inside && dir.length > best.dir.length) best = { dir, type };
+  }
+  return `${best.type} (${path} on ${best.dir})`;
+}
+
 interface Server {
   role: "appliance" | "hub";
   proc: Proc;
@@ -572,6 +584,7 @@ async function main(): Promise<void> {
       ...PARAMS,
       command: RT_COMMAND,
       config: CONFIG.trim(),
+      data_fs: filesystemOf(tmpdir()),
       servers: "bun app/main.ts serve --port 0 --host 127.0.0.1 --data <tmp> --config <tmp>/bench.toml --role appliance | hub",
       baseline_round_trip:
         "--role hub server + an echo SkyNode in the bench process (skynode token for sim-1 on /v1/ws/commands) answering every event_command at once with status ok, data {} (a lease grant for manual_control_lease.acquire)",
@@ -615,6 +628,7 @@ async function main(): Promise<void> {
     notes: [
       "ratios are skynode / baseline (null when the baseline is 0); CPU is utime+stime from /proc/<pid>/stat (10 ms ticks: 0.1 % resolution over 10 s), as % of one core",
       "round_trip: publish_command sent -> event_command_result received by the operator (performance.now() in the bench process), after a lease acquire and a warm-up; the goal applies to the sequential p99. In the appliance the SkyNode runs the move (validation, device claim, a zero-length move that settles on the next timer tick, the outbox rows in SQLite, a log line forwarded as telescope_log, focuser snapshots at up to 10 Hz); the echo answers at once",
+      "data dirs are under os.tmpdir() (params.data_fs: its filesystem; tmpfs hides disk costs): SQLite WAL checkpoints fsync, which shows in both servers' tails, more in the appliance's (it also writes outbox rows per command); both journals grow alike (2 rows per command), so each comparison is at equal journal sizes",
       "pipelined: the focuser refuses a second move while one is in progress, so in the appliance most pipelined commands come back as error:conflict (see statuses): the figure is the command path without the move",
       "idle: both servers started together, measured over the same window after settle_s, with no client connected (the appliance's own SkyNode is attached to its hub); rss = VmRSS at the end of the window",
       "tracking: server CPU with the viewers connected while the mount tracks M31 (1 Hz snapshots + 5 s heartbeats); the baseline replays the same publishes into the hub role, so the difference is what the SkyNode itself (simulation, snapshot building, its hub link) costs on top of the fan-out",

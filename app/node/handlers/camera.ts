@@ -67,7 +67,8 @@ export async function expose(t: Telescope, req: ExposureRequest, ctx: RunContext
       object: target?.resolved.name ?? (target ? target.request.type : null),
       observer: req.observer,
       filter_id: t.currentFilter()?.id ?? null,
-      pointing: t.mount.pointing(new Date(outcome.frame.started_at)),
+      // Where the axes point now, at readout: pointing() pairs the axis angles with the current sidereal time.
+      pointing: t.mount.pointing(),
       focuser_um: t.devices.focuser.status().position,
       rotator_deg: t.devices.rotator.status().position,
       image_type: req.image_type,
