@@ -337,6 +337,10 @@ interface RoundTrips {
   max_ms: number;
   mean_ms: number;
   commands_per_s: number;
+  /** Server process CPU per command (the appliance's includes its SkyNode; the echo runs in the bench process). */
+  server_cpu_us_per_command: number;
+  /** CPU used meanwhile by processes other than that server and this bench process. */
+  other_cpu_pct: number;
   /** Result statuses (`error:<code>` for errors). */
   statuses: Record<string, number>;
 }
@@ -351,6 +355,10 @@ function roundTrips(op: Client, n: number, depth: number, label: string): Promis
   const statuses: Record<string, number> = {};
   const pending = new Map<string, number>();
   let sent = 0;
+  const pid = op.server.pid;
+  const cpu0 = cpuSeconds(pid);
+  const self0 = cpuSeconds(process.pid);
+  const machine0 = machineBusySeconds();
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -386,6 +394,8 @@ function roundTrips(op: Client, n: number, depth: number, label: string): Promis
         clearTimeout(timer);
         op.onFrame = null;
         const elapsed = (performance.now() - started) / 1000;
+        const cpu = cpuSeconds(pid) - cpu0;
+        const other = machineBusySeconds() - machine0 - cpu - (cpuSeconds(process.pid) - self0);
         const sorted = [...latencies].sort((a, b) => a - b);
         return resolve({
           samples: n,
@@ -394,6 +404,8 @@ function roundTrips(op: Client, n: number, depth: number, label: string): Promis
           max_ms: r3(sorted[sorted.length - 1]!),
           mean_ms: r3(latencies.reduce((a, b) => a + b, 0) / n),
           commands_per_s: Math.round(n / elapsed),
+          server_cpu_us_per_command: Math.round((cpu / n) * 1e6),
+          other_cpu_pct: Math.max(0, r1((other / elapsed) * 100)),
           statuses,
         });
       }
@@ -569,12 +581,16 @@ async function main(): Promise<void> {
   const seqMet = seqApp.p99_ms < GOALS.round_trip_p99_max_ms;
   const idleMet = idle.cpu_pct[0]! < GOALS.idle_cpu_max_pct;
   const sane = appRates.events_per_viewer_per_s >= SANE_EVENTS_PER_S.min && appRates.events_per_viewer_per_s <= SANE_EVENTS_PER_S.max;
-  const maxOther = Math.max(idle.other_cpu_pct, appTrack.other_cpu_pct, hubTrack.other_cpu_pct);
+  const maxOther = Math.max(
+    idle.other_cpu_pct, appTrack.other_cpu_pct, hubTrack.other_cpu_pct,
+    ...[seqApp, seqHub, pipeApp, pipeHub].map((r) => r.other_cpu_pct),
+  );
   const rtRatios = (a: RoundTrips, b: RoundTrips) => ({
     ratio_p50: ratio(a.p50_ms, b.p50_ms),
     ratio_p99: ratio(a.p99_ms, b.p99_ms),
     ratio_max: ratio(a.max_ms, b.max_ms),
     ratio_commands_per_s: ratio(a.commands_per_s, b.commands_per_s),
+    ratio_server_cpu_per_command: ratio(a.server_cpu_us_per_command, b.server_cpu_us_per_command),
   });
   const out = {
     benchmark: "skynode",
@@ -642,15 +658,16 @@ async function main(): Promise<void> {
 
   const mark = (ok: boolean) => (ok ? "ok" : "MISSED");
   const row = (name: string, a: number, b: number, goal = "") =>
-    `${name.padEnd(34)}${String(a).padStart(10)}${String(b).padStart(10)}${String(ratio(a, b) ?? "-").padStart(9)}  ${goal}`;
+    `${name.padEnd(38)}${String(a).padStart(10)}${String(b).padStart(10)}${String(ratio(a, b) ?? "-").padStart(9)}  ${goal}`;
   console.log(
     [
       `skynode: appliance (hub + built-in SkyNode) vs --role hub baselines, bun ${Bun.version}, ${cpus().length} cpus`,
-      `${"".padEnd(34)}${"skynode".padStart(10)}${"baseline".padStart(10)}${"ratio".padStart(9)}`,
+      `${"".padEnd(38)}${"skynode".padStart(10)}${"baseline".padStart(10)}${"ratio".padStart(9)}`,
       row(`round trip seq p50 ms`, seqApp.p50_ms, seqHub.p50_ms),
       row(`round trip seq p99 ms`, seqApp.p99_ms, seqHub.p99_ms, `goal < ${GOALS.round_trip_p99_max_ms}: ${mark(seqMet)}`),
       row(`round trip seq max ms`, seqApp.max_ms, seqHub.max_ms),
       row(`round trip seq commands/s`, seqApp.commands_per_s, seqHub.commands_per_s),
+      row(`round trip seq server cpu µs/command`, seqApp.server_cpu_us_per_command, seqHub.server_cpu_us_per_command, "(skynode: incl. its SkyNode)"),
       row(`pipelined(${PARAMS.pipeline_depth}) p50 ms`, pipeApp.p50_ms, pipeHub.p50_ms),
       row(`pipelined(${PARAMS.pipeline_depth}) p99 ms`, pipeApp.p99_ms, pipeHub.p99_ms),
       row(`pipelined(${PARAMS.pipeline_depth}) commands/s`, pipeApp.commands_per_s, pipeHub.commands_per_s, JSON.stringify(pipeApp.statuses)),

@@ -43,12 +43,30 @@ const MIGRATIONS: string[] = [
    );`,
 ];
 
+const CHECKPOINT_INTERVAL_MS = 1000;
+
 export function openDatabase(dataDir: string, busyTimeoutMs = 5000): Database {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = new Database(join(dataDir, "skynode.db"), { create: true, strict: true });
   db.run(`PRAGMA busy_timeout = ${Math.floor(busyTimeoutMs)}`);
   db.run("PRAGMA journal_mode = WAL");
   db.run("PRAGMA synchronous = NORMAL");
+  // Checkpoints (copying the WAL into the database file, with fsyncs) run on a timer instead of inside whichever
+  // commit crosses the WAL size threshold: that commit would otherwise be a command waiting milliseconds.
+  db.run("PRAGMA wal_autocheckpoint = 0");
+  const checkpoint = setInterval(() => {
+    try {
+      db.run("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch {
+      // Closed, or busy with another process: the next tick (or the close) checkpoints.
+    }
+  }, CHECKPOINT_INTERVAL_MS);
+  checkpoint.unref();
+  const close = db.close.bind(db);
+  db.close = (throwOnError?: boolean) => {
+    clearInterval(checkpoint);
+    close(throwOnError);
+  };
   const version = (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
   for (let i = version; i < MIGRATIONS.length; i++) {
     db.transaction(() => {

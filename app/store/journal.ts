@@ -39,7 +39,8 @@ export class Journal {
     this.sinceStmt = db.query(
       "SELECT * FROM journal WHERE telescope_uid = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     );
-    this.byCommand = db.query("SELECT * FROM journal WHERE telescope_uid = ?1 AND command_id = ?2 AND kind = ?3");
+    // `kind != 'lease'` lets SQLite use the partial unique index; without it every lookup scans the telescope's journal.
+    this.byCommand = db.query("SELECT * FROM journal WHERE telescope_uid = ?1 AND command_id = ?2 AND kind = ?3 AND kind != 'lease'");
   }
 
   /** Appends and returns the entry's sequence number. Throws (and numbers nothing) if the write fails, e.g.
@@ -76,12 +77,12 @@ export class Journal {
     );
   }
 
-  /** Commands that have no result yet, oldest first. */
+  /** Commands that have no result yet, oldest first (the `kind != 'lease'` again selects the partial index). */
   openCommands(): JournalEntry[] {
     const rows = this.db
       .query(
         `SELECT c.* FROM journal c WHERE c.kind = 'command' AND NOT EXISTS (
-           SELECT 1 FROM journal r WHERE r.kind = 'command_result' AND r.telescope_uid = c.telescope_uid
+           SELECT 1 FROM journal r WHERE r.kind = 'command_result' AND r.kind != 'lease' AND r.telescope_uid = c.telescope_uid
              AND r.command_id = c.command_id) ORDER BY c.telescope_uid, c.seq`,
       )
       .all() as Row[];

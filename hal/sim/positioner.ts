@@ -55,6 +55,8 @@ export class SimPositioner implements Positioner {
     }
     const t = this.now();
     const from = this.profile.at(t).p;
+    // Already there and still: nothing moves, so nothing to wait for (not even a timer tick).
+    if (this.mode === "idle" && from === position) return Promise.resolve({ arrived: true });
     this.settle({ arrived: false, reason: "superseded by a new move" });
     this.begin(trapezoid(from, position, this.opts.speed, this.opts.accel, t), "moving");
     return new Promise((resolve) => {
