@@ -106,10 +106,11 @@ function fixedStar(name: string | undefined, ra_deg: number, dec_deg: number, da
 
 function solarSystem(body: SolarSystemBody, date: Date, site: Site): Resolved {
   const observer = observerOf(site);
-  // Of-date with aberration and parallax: where the body appears from this site, which is what the mount must
-  // follow. (Fixed stars get no aberration here; see coordinates.ts for why that's acceptable.)
+  // Of-date, topocentric (parallax matters for the Moon), without annual aberration: fixed stars are handled without
+  // it too, and aberration shifts stars and bodies alike, so leaving it out everywhere keeps a body where the
+  // catalog stars around it are (and its pointing converts back to exactly its J2000 position).
   const at = (d: Date) => {
-    const eq = Equator(Body[body], d, observer, true, true);
+    const eq = Equator(Body[body], d, observer, true, false);
     return state({ ra_deg: norm360(eq.ra * 15), dec_deg: eq.dec }, d, site);
   };
   const j2000 = Equator(Body[body], date, observer, false, false);

@@ -51,7 +51,7 @@ describe("resolveTarget", () => {
     const observer = new Observer(site.latitude_deg, site.longitude_deg, site.elevation_m);
     for (const d of [when, new Date("2025-12-21T18:00:00Z"), new Date("2030-03-20T12:00:00Z")]) {
       const r = ok(resolveTarget({ type: "solar_system", body: "Sun" }, d, site));
-      const eq = Equator(Body.Sun, d, observer, true, true);
+      const eq = Equator(Body.Sun, d, observer, true, false); // no aberration, as for fixed stars (targets.ts)
       const hor = Horizon(d, observer, eq.ra, eq.dec, "normal");
       expect(r).toMatchObject({ kind: "solar_system", body: "Sun", name: "Sun" });
       expect(r.alt_deg).toBeCloseTo(hor.altitude, 9);
