@@ -3,14 +3,14 @@
 // and writes bench/results/fanout.json (best round's deliveries/s, medians of the rest, every round's figures).
 // Dev knobs: BENCH_ROUNDS, BENCH_SUBSCRIBERS, BENCH_WINDOW, BENCH_BATCH, BENCH_ONLY=bare|skynode (rounds only, no file).
 // Then runs bench/skynode.ts (the built-in SkyNode's costs, bench/results/skynode.json) as a child, unless BENCH_ONLY.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
 import { loadSigningKey } from "../app/auth/signing-key";
 import type { ClientConfig, ClientResult } from "./fanout-client";
+import { cleanup, cpuSeconds, drainStderr, guard, machineBusySeconds, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, tempDirs, type Proc } from "./procs";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const ROUNDS_EACH = Number(process.env.BENCH_ROUNDS ?? 3);
 const KINDS = (process.env.BENCH_ONLY ? [process.env.BENCH_ONLY] : ["bare", "skynode"]) as ("bare" | "skynode")[];
 const PARAMS = {
@@ -27,44 +27,12 @@ const PARAMS = {
 };
 const GOALS = { ratio_min: 0.7, rss_idle_max_mb: 60, rss_loaded_max_mb: 100 };
 
-type Proc = ReturnType<typeof Bun.spawn>;
-const live = new Set<Proc>();
-const tempDirs: string[] = [];
-
 /** bench/skynode.ts while it runs: stopped with SIGTERM, so that it kills its own servers and removes its dirs. */
 let skynodeBench: Proc | null = null;
 
-function cleanup(): void {
-  skynodeBench?.kill("SIGTERM");
-  for (const p of live) {
-    try {
-      p.kill("SIGKILL"); // by pid: only processes this script spawned
-    } catch {}
-  }
-  live.clear();
-  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
-}
-process.on("SIGINT", () => {
-  cleanup();
-  process.exit(130);
-});
-process.on("SIGTERM", () => {
-  cleanup();
-  process.exit(143);
-});
+onCleanup(() => skynodeBench?.kill("SIGTERM"));
 // Both parts: fan-out ≈ 1 min, bench/skynode.ts ≈ 1 min (its own watchdog: 150 s).
-const watchdog = setTimeout(() => {
-  console.error("bench: watchdog: still running after 280 s, giving up");
-  cleanup();
-  process.exit(1);
-}, 280_000);
-
-function spawn(cmd: string[], stdin: "pipe" | "ignore" = "ignore"): Proc {
-  const p = Bun.spawn(cmd, { cwd: ROOT, stdin, stdout: "pipe", stderr: "pipe" });
-  live.add(p);
-  void p.exited.then(() => live.delete(p));
-  return p;
-}
+const watchdog = guard("bench", 280_000);
 
 /** Splits a child's stdout into lines; `next()` resolves with the next one (or null at EOF), with a timeout. */
 function lines(proc: Proc, what: string) {
@@ -96,40 +64,6 @@ function lines(proc: Proc, what: string) {
     }
   };
 }
-
-/** Keeps the tail of a child's stderr (for error messages) and keeps the pipe drained. */
-function drainStderr(proc: Proc): () => string {
-  let tail = "";
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
-      tail = (tail + decoder.decode(chunk)).slice(-4000);
-    }
-  })();
-  return () => tail;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return Math.round((Number(m[1]) / 1024) * 10) / 10;
-}
-
-/** utime + stime of a process in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // fields 14 and 15 of proc(5), USER_HZ = 100
-}
-
-/** Busy CPU seconds of the whole machine (all cpus), from /proc/stat. */
-function machineBusySeconds(): number {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
-  return (user + nice + system + irq + softirq + steal) / 100;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Server {
   kind: "skynode" | "bare";
@@ -304,8 +238,6 @@ const median = (xs: number[]) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-const r1 = (x: number) => Math.round(x * 10) / 10;
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 function summarize(rs: Round[]) {
   const m = (f: (r: Round) => number) => median(rs.map(f));

@@ -7,13 +7,14 @@
 //   3. server CPU while tracking M31 with 50 viewers subscribed to all of sim-1's streams vs. the `--role hub` server
 //      fanning out the same snapshot traffic to 50 viewers, replayed by a publisher in this process.
 // Writes bench/results/skynode.json and prints a table. Goals are reported, never asserted: exit 1 only on errors.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
 import { loadSigningKey } from "../app/auth/signing-key";
+import { FAST_SIM } from "../test/helpers/operator";
+import { cleanup, cpuSeconds, drainStderr, guard, machineBusySeconds, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, tempDirs, type Proc } from "./procs";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const TELESCOPE = "sim-1";
 const PARAMS = {
   round_trips: 2000,
@@ -29,114 +30,28 @@ const GOALS = { round_trip_p99_max_ms: 5, idle_cpu_max_pct: 3 };
 // Sanity range for what a viewer receives while the mount tracks (1 Hz mount/telescope snapshots, 5 s heartbeats).
 const SANE_EVENTS_PER_S = { min: 1, max: 20 };
 
-// test/helpers/operator.ts FAST_SIM (quick motions, latitude 60 so M31 stays up, horizon 0, Sun constraint off at
-// 90°), except that constraints are re-evaluated at the default interval (5 s), not the tests' 0.2 s: the idle
-// figure should be the appliance's, not a test setting's.
-const CONFIG = `
-[site]
-latitude_deg = 60
-longitude_deg = 10
-elevation_m = 100
-[mount]
-slew_rate_deg_s = 30
-accel_deg_s2 = 60
-horizon_deg = 0
-ha_limit_deg = 180
-[focuser]
-speed_um_s = 20000
-accel_um_s2 = 400000
-[rotator]
-speed_deg_s = 90
-accel_deg_s2 = 900
-[camera]
-width = 1024
-height = 768
-readout_s = 0.05
-[filter_wheel]
-seconds_per_slot = 0.02
-[constraints]
-max_sun_alt_deg = 90
-`;
+// test/helpers/operator.ts's FAST_SIM (quick motions, latitude 60 so M31 stays up, horizon 0, Sun constraint off),
+// except that constraints are re-evaluated at the default interval (5 s), not the tests' 0.2 s: the idle figure
+// should be the appliance's, not a test setting's.
+const CONFIG = FAST_SIM.replace("interval_s = 0.2\n", "");
 const RT_COMMAND = { command_type: "focuser.move_relative", delta_um: 0 } as const;
 
-type Proc = ReturnType<typeof Bun.spawn>;
 type Frame = Record<string, any> & { kind: string };
-const live = new Set<Proc>();
-const tempDirs: string[] = [];
 const clients = new Set<Client>();
 
-function cleanup(): void {
+onCleanup(() => {
   for (const c of clients) c.close();
-  for (const p of live) {
-    try {
-      p.kill("SIGKILL"); // by pid: only processes this script spawned
-    } catch {}
-  }
-  live.clear();
-  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
-}
-process.on("SIGINT", () => {
-  cleanup();
-  process.exit(130);
 });
-process.on("SIGTERM", () => {
-  cleanup();
-  process.exit(143);
-});
-const watchdog = setTimeout(() => {
-  console.error("bench/skynode: watchdog: still running after 150 s, giving up");
-  cleanup();
-  process.exit(1);
-}, 150_000);
+const watchdog = guard("bench/skynode", 150_000);
 
 /** Rejected by anything that goes wrong outside the awaited path (a server dying, a socket closed by the server). */
 let failNow: (err: Error) => void = () => {};
 const failed = new Promise<never>((_, reject) => (failNow = reject));
 failed.catch(() => {});
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const r1 = (x: number) => Math.round(x * 10) / 10;
-const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const ratio = (a: number, b: number) => (b > 0 ? r3(a / b) : null);
 
 // ---- processes -------------------------------------------------------------------------------------------------
-
-function spawn(cmd: string[]): Proc {
-  const p = Bun.spawn(cmd, { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  live.add(p);
-  void p.exited.then(() => live.delete(p));
-  return p;
-}
-
-/** Keeps the tail of a child's stderr (its JSON log, for error messages) and keeps the pipe drained. */
-function drainStderr(proc: Proc): () => string {
-  let tail = "";
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) tail = (tail + decoder.decode(chunk)).slice(-4000);
-  })().catch(() => {});
-  return () => tail;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return r1(Number(m[1]) / 1024);
-}
-
-/** utime + stime of a process in seconds (10 ms resolution). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // fields 14 and 15 of proc(5), USER_HZ = 100
-}
-
-/** Busy CPU seconds of the whole machine (all cpus), from /proc/stat. */
-function machineBusySeconds(): number {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
-  return (user + nice + system + irq + softirq + steal) / 100;
-}
 
 /** The filesystem type a path lives on (longest matching mount point in /proc/mounts). */
 function filesystemOf(path: string): string {
