@@ -133,7 +133,7 @@ export class Automation {
     if (!task) return;
     const target = this.resolve(task.spec);
     if ("error" in target) return this.finish(task, "failed", target.error);
-    const blocker = this.constraints.safe() ? this.constraints.blockerFor(target) : this.siteBlocker();
+    const blocker = this.constraints.blockerFor(target);
     if (blocker) return this.hold(task, `waiting: ${blocker}`);
     let run: Run;
     try {
@@ -176,7 +176,7 @@ export class Automation {
       const e = plan[p.step]!;
       while (p.step_done < e.count) {
         ctx.check();
-        const blocker = this.siteBlocker() ?? this.constraints.blockerFor(target);
+        const blocker = this.constraints.blockerFor(target);
         if (blocker) throw new Interrupted(blocker);
         const { frame, context } = await expose(this.t, { ...e, image_type: "Light Frame", observer: "scheduler" }, ctx);
         const saved = this.writer.save(frame, { ...context, object: c.task.spec.name ?? context.object });
@@ -188,12 +188,6 @@ export class Automation {
       p.step++;
       p.step_done = 0;
     }
-  }
-
-  private siteBlocker(): string | null {
-    if (this.constraints.safe()) return null;
-    const unmet = this.constraints.status().find((s) => s.scope === "site" && !s.satisfied);
-    return unmet ? `${unmet.name} is ${unmet.value} (needs ${unmet.limit})` : "conditions unsafe";
   }
 
   private save(): void {

@@ -90,7 +90,7 @@ export class Executor {
     // report them as interrupted; results not yet acknowledged are resent by the hub link.
     for (const e of outbox.entries()) {
       if (e.state === "running") {
-        this.finish({
+        this.report({
           command_id: e.command_id,
           status: "error",
           error: { code: "internal", message: "interrupted: the SkyNode restarted while this command was running" },
@@ -165,8 +165,9 @@ export class Executor {
     try {
       handler.validate?.(command, record);
       await this.take(run, handler.supersedes ?? false);
-      run.context(log).check();
-      const data = await handler.run(command, run.context(log));
+      const ctx = run.context(log);
+      ctx.check();
+      const data = await handler.run(command, ctx);
       result = { command_id: record.command_id, status: "ok", data };
       log.info(`${command.command_type} done`);
     } catch (err) {
@@ -174,7 +175,7 @@ export class Executor {
     } finally {
       this.release(run);
     }
-    this.finish(result);
+    this.report(result);
   }
 
   private async failure(run: Run, err: unknown, log: Logger): Promise<CommandResult> {
@@ -194,10 +195,5 @@ export class Executor {
     }
     log.error({ err }, "command failed");
     return { command_id, status: "error", error: { code: "internal", message: (err as Error).message ?? String(err) } };
-  }
-
-  private finish(result: CommandResult): void {
-    if (result.error?.details === undefined && result.error) delete result.error.details;
-    this.report(result);
   }
 }

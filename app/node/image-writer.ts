@@ -21,6 +21,8 @@ export interface ExposureContext {
  * then indexes it. The file is written under a temporary name and renamed, so a reader never sees half a file. */
 export class ImageWriter {
   private readonly dir: string;
+  /** The newest image saved (by a command or the automation), for the camera snapshot. */
+  lastImageId: string | null = null;
 
   constructor(
     dataDir: string,
@@ -96,6 +98,7 @@ export class ImageWriter {
       image_type: ctx.image_type,
     };
     this.index.add({ image_id, telescope_uid: t.uid, path, created_at: frame.started_at, meta });
+    this.lastImageId = image_id;
     return { image_id, path, meta };
   }
 }

@@ -183,10 +183,6 @@ export class MountControl {
     await Promise.all(this.axes.map((a) => a.stop()));
   }
 
-  shutdown(): void {
-    this.stopTracking();
-  }
-
   /** The rate loop: base rates from the target's motion plus a correction that closes the error in one period. */
   private steer(): void {
     const t = this.tracking;

@@ -89,13 +89,9 @@ export class SkyNode {
         stopAll: (reason) => this.stopAll(reason),
       }),
     };
-    this.executor = new Executor(handlers, (result) => {
-      const id = (result.data as { image_id?: unknown } | undefined)?.image_id;
-      if (typeof id === "string") this.snapshots.lastImageId = id;
-      this.link.result(result);
-    }, outbox, this.log);
+    this.executor = new Executor(handlers, (result) => this.link.result(result), outbox, this.log);
     this.automation = new Automation(this.telescope, this.executor, new TaskStore(opts.db, uid), writer, this.leases, this.constraints, this.log.child({ part: "automation" }));
-    this.snapshots = new SnapshotPublisher(this.telescope, this.link, this.leases, this.constraints, this.automation);
+    this.snapshots = new SnapshotPublisher(this.telescope, this.link, this.leases, this.constraints, this.automation, writer);
     this.leases.changed.on(() => this.automation.kick());
     this.constraints.changed.on(() => this.onConditions());
   }
@@ -116,7 +112,7 @@ export class SkyNode {
     clearInterval(this.constraintTimer);
     this.automation.stop();
     await Promise.race([this.stopAll("shutting down"), Bun.sleep(10_000)]);
-    this.telescope.mount.shutdown();
+    this.telescope.mount.stopTracking();
     this.snapshots.stop();
     this.leases.stop();
     this.link.stop();

@@ -1,6 +1,7 @@
 import type { Automation } from "./automation";
 import type { Constraints } from "./constraints";
 import type { HubLink } from "./hub-link";
+import type { ImageWriter } from "./image-writer";
 import type { LeaseKeeper } from "./lease-keeper";
 import { position } from "./handlers/mount";
 import type { Telescope } from "./telescope";
@@ -9,7 +10,7 @@ const MOVING_MS = 100; // at most 10 Hz while something slews or turns
 const TRACKING_MS = 1000; // sidereal tracking changes alt/az slowly
 const HEARTBEAT_MS = 5000; // an idle telescope still says it is alive
 
-type Built = { kind: string; body: Record<string, unknown> };
+type Built = { kind: string; device_uid?: string; body: Record<string, unknown> };
 export const IMAGER = "imager";
 
 /** Publishes the telescope's state: each snapshot when it changes, at most 10 Hz while anything moves, 1 Hz while
@@ -20,7 +21,6 @@ export class SnapshotPublisher {
   private lastTick = 0;
   private lastHeartbeat = 0;
   private stopped = false;
-  lastImageId: string | null = null;
 
   constructor(
     private readonly t: Telescope,
@@ -28,6 +28,7 @@ export class SnapshotPublisher {
     private readonly leases: LeaseKeeper,
     private readonly constraints: Constraints,
     private readonly automation: Automation,
+    private readonly images: ImageWriter,
   ) {}
 
   start(): void {
@@ -73,8 +74,8 @@ export class SnapshotPublisher {
         const json = JSON.stringify(built.body);
         if (!heartbeat && this.last.get(key) === json) continue;
         this.last.set(key, json);
-        const { device_uid, ...rest } = built.body as { device_uid?: string };
-        this.link.publish(built.kind, device_uid ? { device_uid, snapshot: { ...rest, ts } } : { snapshot: { ...rest, ts } });
+        const snapshot = { ...built.body, ts };
+        this.link.publish(built.kind, built.device_uid ? { device_uid: built.device_uid, snapshot } : { snapshot });
       }
     }
     const moving = this.anyMoving();
@@ -94,108 +95,55 @@ export class SnapshotPublisher {
     const d = t.devices;
     const obs = t.config.telescope.observatory_uid;
     const common = obs ? { observatory_uid: obs } : {};
+    // Every device snapshot: its type (= its uid here), the imager it belongs to if any, and its own fields.
+    const device = (type: string, instrument: boolean, fields: Record<string, unknown>): [string, Built] => [
+      type,
+      {
+        kind: "publish_device_snapshot",
+        device_uid: type,
+        body: { device_type: type, ...(instrument ? { instrument_uid: IMAGER } : {}), ...common, connected: true, ...fields },
+      },
+    ];
     const p = t.mount.pointing();
-    const ra = d.mount.ra.status();
-    const dec = d.mount.dec.status();
     const slewing = t.mount.isSlewing();
     const tracking = t.mount.isTracking();
     const target = t.mount.target();
-    yield [
-      "mount",
-      {
-        kind: "publish_device_snapshot",
-        body: {
-          device_uid: "mount",
-          device_type: "mount",
-          ...common,
-          connected: true,
-          state: slewing ? "slewing" : tracking ? "tracking" : "idle",
-          slewing,
-          tracking,
-          pointing: position(p),
-          axes: { ha: axis(ra), dec: axis(dec) },
-          target: target ? { name: target.resolved.name ?? null, type: target.request.type } : null,
-          track: t.mount.trackingInfo(),
-        },
-      },
-    ];
+    yield device("mount", false, {
+      state: slewing ? "slewing" : tracking ? "tracking" : "idle",
+      slewing,
+      tracking,
+      pointing: position(p),
+      axes: { ha: axis(d.mount.ra.status()), dec: axis(d.mount.dec.status()) },
+      target: target ? { name: target.resolved.name ?? null, type: target.request.type } : null,
+      track: t.mount.trackingInfo(),
+    });
     const cam = d.camera.status();
-    yield [
-      "camera",
-      {
-        kind: "publish_device_snapshot",
-        body: {
-          device_uid: "camera",
-          device_type: "camera",
-          instrument_uid: IMAGER,
-          ...common,
-          connected: true,
-          state: cam.state,
-          exposure: cam.started_at
-            ? { started_at: new Date(cam.started_at).toISOString(), duration_s: cam.duration_s, binning: cam.binning }
-            : null,
-          temperature_c: cam.temperature_c,
-          width: d.camera.info.width,
-          height: d.camera.info.height,
-          binnings: d.camera.info.binnings,
-          last_image_id: this.lastImageId,
-        },
-      },
-    ];
+    yield device("camera", true, {
+      state: cam.state,
+      exposure: cam.started_at ? { started_at: new Date(cam.started_at).toISOString(), duration_s: cam.duration_s, binning: cam.binning } : null,
+      temperature_c: cam.temperature_c,
+      width: d.camera.info.width,
+      height: d.camera.info.height,
+      binnings: d.camera.info.binnings,
+      last_image_id: this.images.lastImageId,
+    });
     const fw = d.filterWheel.status();
-    yield [
-      "filter_wheel",
-      {
-        kind: "publish_device_snapshot",
-        body: {
-          device_uid: "filter_wheel",
-          device_type: "filter_wheel",
-          instrument_uid: IMAGER,
-          ...common,
-          connected: true,
-          state: fw.state,
-          slot: fw.position,
-          filter_id: t.currentFilter()?.id ?? null,
-          filters: t.config.filter_wheel.filters.map((f) => ({ id: f.id, slot: f.slot })),
-        },
-      },
-    ];
+    yield device("filter_wheel", true, {
+      state: fw.state,
+      slot: fw.position,
+      filter_id: t.currentFilter()?.id ?? null,
+      filters: t.config.filter_wheel.filters.map((f) => ({ id: f.id, slot: f.slot })),
+    });
     const fo = d.focuser.status();
-    yield [
-      "focuser",
-      {
-        kind: "publish_device_snapshot",
-        body: {
-          device_uid: "focuser",
-          device_type: "focuser",
-          instrument_uid: IMAGER,
-          ...common,
-          connected: true,
-          state: fo.state,
-          position_um: fo.position,
-          target_um: fo.target,
-          range_um: d.focuser.range,
-          temperature_c: r(d.focuser.temperature() ?? NaN, 2),
-        },
-      },
-    ];
+    yield device("focuser", true, {
+      state: fo.state,
+      position_um: fo.position,
+      target_um: fo.target,
+      range_um: d.focuser.range,
+      temperature_c: r(d.focuser.temperature() ?? NaN, 2),
+    });
     const ro = d.rotator.status();
-    yield [
-      "rotator",
-      {
-        kind: "publish_device_snapshot",
-        body: {
-          device_uid: "rotator",
-          device_type: "rotator",
-          ...common,
-          connected: true,
-          state: ro.state,
-          angle_deg: r(ro.position, 3),
-          target_deg: ro.target,
-          range_deg: d.rotator.range,
-        },
-      },
-    ];
+    yield device("rotator", false, { state: ro.state, angle_deg: r(ro.position, 3), target_deg: ro.target, range_deg: d.rotator.range });
     const lease = this.leases.active();
     yield [
       "telescope",

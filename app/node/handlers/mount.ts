@@ -1,6 +1,8 @@
-import type { Handler } from "../executor";
+import type { Handler, RunContext } from "../executor";
 import type { Pointing } from "../mount-control";
 import type { Telescope } from "../telescope";
+import type { OffsetPattern } from "../../astro/patterns";
+import type { TargetPosition } from "../../protocol";
 import { round } from "./move";
 
 /** Mount commands. A new mount.point/mount.track supersedes the slew or track in progress (the earlier command
@@ -8,37 +10,32 @@ import { round } from "./move";
  * mount.offset_relative while a slew runs is refused with `conflict`; while tracking it shifts the tracked point. */
 export function mountHandlers(t: Telescope) {
   const m = t.mount;
+  /** Slews to the target, then stops there or starts tracking it; the result is where the axes then point. */
+  const slewThen = async (c: { target: TargetPosition; offset_pattern?: OffsetPattern }, ctx: RunContext, track: boolean) => {
+    const target = m.resolve(c.target);
+    const started = Date.now();
+    await m.slew(target, c.target, ctx.onStop);
+    if (track) {
+      ctx.check();
+      m.startTracking(target, c.target, c.offset_pattern ?? null);
+    } else {
+      await m.stop();
+    }
+    const slew_s = (Date.now() - started) / 1000;
+    return { target: describe(target), position: position(m.pointing()), tracking: track, ...(track ? { offset_pattern: c.offset_pattern ?? null } : {}), slew_s };
+  };
   return {
     "mount.point": {
       devices: () => ["mount"],
       supersedes: true,
       validate: (c) => void m.resolve(c.target),
-      async run(c, ctx) {
-        const target = m.resolve(c.target);
-        const started = Date.now();
-        await m.slew(target, c.target, ctx.onStop);
-        await m.stop();
-        return { target: describe(target), position: position(m.pointing()), tracking: false, slew_s: (Date.now() - started) / 1000 };
-      },
+      run: (c, ctx) => slewThen(c, ctx, false),
     } satisfies Handler<"mount.point">,
     "mount.track": {
       devices: () => ["mount"],
       supersedes: true,
       validate: (c) => void m.resolve(c.target),
-      async run(c, ctx) {
-        const target = m.resolve(c.target);
-        const started = Date.now();
-        await m.slew(target, c.target, ctx.onStop);
-        ctx.check();
-        m.startTracking(target, c.target, c.offset_pattern ?? null);
-        return {
-          target: describe(target),
-          position: position(m.pointing()),
-          tracking: true,
-          offset_pattern: c.offset_pattern ?? null,
-          slew_s: (Date.now() - started) / 1000,
-        };
-      },
+      run: (c, ctx) => slewThen(c, ctx, true),
     } satisfies Handler<"mount.track">,
     "mount.offset_relative": {
       devices: () => ["mount"],
