@@ -23,5 +23,9 @@ export interface Positioner {
   moveTo(position: number): Promise<MoveOutcome>;
   /** Decelerates to a stop; resolves once the device is really still. */
   stop(reason?: string): Promise<void>;
+  /** False while the device cannot be reached (cable unplugged, no reply); its status is then the last known one
+   * and moves are refused with a DeviceError of kind "disconnected". */
+  connected(): boolean;
+  /** Emits on any change of status or connection. */
   readonly changed: Signal<void>;
 }

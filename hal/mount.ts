@@ -6,6 +6,9 @@ export interface MountAxis extends Positioner {
   readonly name: "ra" | "dec" | "az" | "alt";
   /** Turns at a constant rate (deg/s) until stopped or given a move: tracking and guiding. */
   track(rate_deg_s: number): void;
+  /** Stops at once, without decelerating (a limit switch tripped): the stop command is handed to the device
+   * before this returns. A move in progress resolves `arrived: false` with `reason`. */
+  halt(reason: string): void;
   /** Set when a limit input of this axis is tripped: motion that way is refused until it clears. */
   limit(): "positive" | "negative" | null;
   /** Axis limits in degrees; moves outside are refused by the driver. */

@@ -1,19 +1,40 @@
 import type { Camera } from "./camera";
 import type { FilterWheel } from "./filter-wheel";
 import type { Focuser } from "./focuser";
-import type { Mount } from "./mount";
+import type { GpioChip } from "./gpio/chip";
+import { openGpioChip } from "./gpio/chardev";
+import { LimitGuard, type LimitSwitch } from "./limits/limit-guard";
+import type { HalLog } from "./log";
+import { MoonliteFocuser } from "./moonlite/focuser";
+import type { Mount, MountAxis } from "./mount";
 import type { Rotator } from "./rotator";
+import type { ByteDuplex } from "./serial/duplex";
+import { openLink, type LinkConfig } from "./serial/open-link";
 import { SimCamera, type SkyScene } from "./sim/camera";
 import { SimFilterWheel } from "./sim/filter-wheel";
 import { SimFocuser } from "./sim/focuser";
+import { SimGpioChip } from "./sim/gpio-chip";
+import { wireSimLimits, type AxisProbe } from "./sim/limit-wiring";
+import { MoonliteDevice } from "./sim/moonlite-device";
 import { SimMountAxis } from "./sim/mount-axis";
 import { SimRotator } from "./sim/rotator";
+import { SyntaBoard } from "./sim/synta-board";
+import { createSyntaMount } from "./synta/mount";
+
+type SerialConfig = LinkConfig & { timeout_ms: number; retries: number };
 
 /** The device settings the registry reads (the app's validated config has this shape; hal does not import it). */
 export interface DevicesConfig {
-  mount: { driver: string; slew_rate_deg_s: number; accel_deg_s2: number; ha_limit_deg: number };
-  focuser: {
-    driver: string;
+  mount: SerialConfig & {
+    driver: "synta" | "sim";
+    slew_rate_deg_s: number;
+    accel_deg_s2: number;
+    ha_limit_deg: number;
+    ra_reverse: boolean;
+    dec_reverse: boolean;
+  };
+  focuser: SerialConfig & {
+    driver: "moonlite" | "sim";
     min_um: number;
     max_um: number;
     step_um: number;
@@ -22,6 +43,7 @@ export interface DevicesConfig {
     sim_position_um: number;
     sim_best_focus_um: number;
   };
+  limits: (LimitSwitch & { chip?: string; sim_at_deg?: number })[];
   rotator: { min_deg: number; max_deg: number; speed_deg_s: number; accel_deg_s2: number };
   camera: {
     width: number;
@@ -46,53 +68,127 @@ export interface Devices {
   filterWheel: FilterWheel;
   focuser: Focuser;
   rotator: Rotator;
+  /** The limit switches of the mount's axes (the mount's axes are already behind them). */
+  limits: LimitGuard;
+  /** Closes ports, GPIO requests and simulator timers (after the SkyNode has stopped everything). */
+  close(): Promise<void>;
 }
 
-/** Builds the telescope's devices from config (DESIGN.md §4). The camera simulator is told what the optics see
- * through `scene`, which the SkyNode provides. */
-export function createDevices(config: DevicesConfig, scene: SkyScene): Devices {
-  for (const [device, driver] of [["mount", config.mount.driver], ["focuser", config.focuser.driver]] as const) {
-    if (driver !== "sim") {
-      throw new Error(`[${device}] driver = "${driver}" is not available in this build yet: use "sim"`);
-    }
+/** Parked pointing at the celestial pole: hour angle 0, declination +90. */
+const HOME = { ra: 0, dec: 90 };
+
+/** Builds the telescope's devices from config (DESIGN.md §4). Drivers come up by themselves: a serial device that
+ * is absent at start-up shows as disconnected and is initialised when it appears. The camera simulator is told what
+ * the optics see through `scene`, which the SkyNode provides. */
+export function createDevices(config: DevicesConfig, scene: SkyScene, log: HalLog): Devices {
+  const closers: (() => unknown)[] = [];
+  const { axes, probes } = createMountAxes(config, log, closers);
+  const banks = openLimitBanks(config.limits, log);
+  const limits = new LimitGuard(banks, axes, log);
+  for (const { chip, switches } of banks) {
+    if (chip instanceof SimGpioChip && probes) closers.push(wireSimLimits(chip, probes, switches));
   }
-  const m = config.mount;
-  const axis = (name: "ra" | "dec", min: number, max: number, position: number) =>
-    new SimMountAxis(name, { position, min, max, speed: m.slew_rate_deg_s, accel: m.accel_deg_s2 });
-  const f = config.focuser;
+  closers.push(() => limits.release(), ...banks.map(({ chip }) => () => chip.close()));
+  const focuser = createFocuser(config, log, closers);
   const r = config.rotator;
-  const c = config.camera;
   return {
-    // Parked pointing at the celestial pole: hour angle 0, declination +90 (south: -90).
-    // The hour-angle axis' hard range lies 15° beyond the software limit the SkyNode enforces.
-    mount: { type: "equatorial", ra: axis("ra", -m.ha_limit_deg - 15, m.ha_limit_deg + 15, 0), dec: axis("dec", -90, 90, 90) },
-    focuser: new SimFocuser({
-      position: f.sim_position_um,
-      min: f.min_um,
-      max: f.max_um,
-      speed: f.speed_um_s,
-      accel: f.accel_um_s2,
-      step: f.step_um,
-    }),
+    mount: { type: "equatorial", ra: limits.ra, dec: limits.dec },
+    focuser,
     rotator: new SimRotator({ position: 0, min: r.min_deg, max: r.max_deg, speed: r.speed_deg_s, accel: r.accel_deg_s2 }),
     filterWheel: new SimFilterWheel(Math.max(...config.filter_wheel.filters.map((x) => x.slot)), config.filter_wheel.seconds_per_slot),
-    camera: new SimCamera(
-      {
-        width: c.width,
-        height: c.height,
-        pixel_um: c.pixel_um,
-        binnings: c.binnings,
-        focal_length_mm: c.focal_length_mm,
-        aperture_mm: c.aperture_mm,
-        seeing_arcsec: c.sim_seeing_arcsec,
-        best_focus_um: f.sim_best_focus_um,
-        readout_s: c.readout_s,
-        sky_e_per_s: c.sim_sky_e_per_s,
-        read_noise_e: c.sim_read_noise_e,
-        gain_e_per_adu: c.gain_e_per_adu,
-        bias_adu: c.bias_adu,
-      },
-      scene,
-    ),
+    camera: createCamera(config, scene),
+    limits,
+    async close() {
+      for (const close of closers.splice(0).reverse()) await close();
+    },
   };
+}
+
+function createMountAxes(config: DevicesConfig, log: HalLog, closers: (() => unknown)[]): { axes: { ra: MountAxis; dec: MountAxis }; probes: { ra: AxisProbe; dec: AxisProbe } | null } {
+  const m = config.mount;
+  // The hour-angle axis' hard range lies 15° beyond the software limit the SkyNode enforces.
+  const ranges = { ra: { min: -m.ha_limit_deg - 15, max: m.ha_limit_deg + 15 }, dec: { min: -90, max: 90 } };
+  if (m.driver === "sim") {
+    const axis = (name: "ra" | "dec") => new SimMountAxis(name, { position: HOME[name], ...ranges[name], speed: m.slew_rate_deg_s, accel: m.accel_deg_s2 });
+    const ra = axis("ra");
+    const dec = axis("dec");
+    const probe = (a: SimMountAxis): AxisProbe => ({ angle: () => a.status().position, rate: () => a.status().rate, motion: a.changed });
+    return { axes: { ra, dec }, probes: { ra: probe(ra), dec: probe(dec) } };
+  }
+  let board: SyntaBoard | null = null;
+  const link = openLink("mount", m, log, (deviceEnd) => {
+    board = new SyntaBoard({ slewRateDegS: m.slew_rate_deg_s, accelDegS2: m.accel_deg_s2 });
+    board.attach(deviceEnd);
+  });
+  const synta = createSyntaMount(link, {
+    ra: { home_deg: HOME.ra, ...ranges.ra, reverse: m.ra_reverse },
+    dec: { home_deg: HOME.dec, ...ranges.dec, reverse: m.dec_reverse },
+    slewRateDegS: m.slew_rate_deg_s,
+    timeoutMs: m.timeout_ms,
+    retries: m.retries,
+    log,
+  });
+  void synta.init().catch((err: Error) => log.warn({ err: err.message }, "mount not ready yet; it is initialised when it answers"));
+  closers.push(() => synta.close(), () => link.close());
+  const b: SyntaBoard | null = board;
+  return { axes: { ra: synta.mount.ra, dec: synta.mount.dec }, probes: b ? syntaProbes(b, m) : null };
+}
+
+function syntaProbes(board: SyntaBoard, m: DevicesConfig["mount"]): { ra: AxisProbe; dec: AxisProbe } {
+  const probe = (axis: 1 | 2, home: number, reverse: boolean): AxisProbe => ({
+    angle: () => board.angleDeg(axis, home, reverse),
+    rate: () => board.rateDegS(axis, reverse),
+    motion: board.motion,
+  });
+  return { ra: probe(1, HOME.ra, m.ra_reverse), dec: probe(2, HOME.dec, m.dec_reverse) };
+}
+
+/** One GPIO chip per distinct `chip` of the switches; the switches without one share a simulated chip. */
+function openLimitBanks(switches: DevicesConfig["limits"], log: HalLog): { chip: GpioChip; switches: DevicesConfig["limits"] }[] {
+  const groups = Map.groupBy(switches, (s) => s.chip ?? "");
+  return [...groups].map(([name, members]) => {
+    if (!name) {
+      const lines = Math.max(64, ...members.map((l) => l.line + 1));
+      return { chip: new SimGpioChip({ label: "skynode-sim", lines }), switches: members };
+    }
+    const chip = openGpioChip(name.startsWith("/") ? { path: name } : { label: name });
+    log.info({ chip: chip.info.name, label: chip.info.label, lines: chip.info.lines }, "GPIO chip opened");
+    return { chip, switches: members };
+  });
+}
+
+function createFocuser(config: DevicesConfig, log: HalLog, closers: (() => unknown)[]): Focuser {
+  const f = config.focuser;
+  if (f.driver === "sim") {
+    return new SimFocuser({ position: f.sim_position_um, min: f.min_um, max: f.max_um, speed: f.speed_um_s, accel: f.accel_um_s2, step: f.step_um });
+  }
+  const link: ByteDuplex = openLink("focuser", f, log, (deviceEnd) => {
+    new MoonliteDevice({ position: Math.round(f.sim_position_um / f.step_um), stepsPerS: f.speed_um_s / f.step_um }).attach(deviceEnd);
+  });
+  const focuser = new MoonliteFocuser(link, { stepUm: f.step_um, minUm: f.min_um, maxUm: f.max_um, speedUmS: f.speed_um_s, timeoutMs: f.timeout_ms, retries: f.retries, log });
+  void focuser.init().catch((err: Error) => log.warn({ err: err.message }, "focuser not ready yet; it is initialised when it answers"));
+  closers.push(() => focuser.close(), () => link.close());
+  return focuser;
+}
+
+function createCamera(config: DevicesConfig, scene: SkyScene): Camera {
+  const c = config.camera;
+  return new SimCamera(
+    {
+      width: c.width,
+      height: c.height,
+      pixel_um: c.pixel_um,
+      binnings: c.binnings,
+      focal_length_mm: c.focal_length_mm,
+      aperture_mm: c.aperture_mm,
+      seeing_arcsec: c.sim_seeing_arcsec,
+      best_focus_um: config.focuser.sim_best_focus_um,
+      readout_s: c.readout_s,
+      sky_e_per_s: c.sim_sky_e_per_s,
+      read_noise_e: c.sim_read_noise_e,
+      gain_e_per_adu: c.gain_e_per_adu,
+      bias_adu: c.bias_adu,
+    },
+    scene,
+  );
 }

@@ -2,10 +2,46 @@ import { z } from "zod";
 
 /** The appliance's configuration (DESIGN.md §2). Every key is optional: the defaults give the simulated telescope.
  * Sections are strict so a misspelt key is an error that names it, never a silently ignored setting. */
+/** A serial link to a motor controller. Without `port` the driver talks to its built-in device simulator over an
+ * in-memory pipe, so the everyday (and test) path runs the real protocol code. */
 const serial = {
-  port: z.string().min(1),
-  baud: z.int().positive().default(9600),
+  /** Prefer a stable /dev/serial/by-id/... path: ttyUSB numbers change with plug order. */
+  port: z.string().min(1).optional(),
+  baud: z.union([1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400].map((b) => z.literal(b))).default(9600),
+  data_bits: z.union([z.literal(5), z.literal(6), z.literal(7), z.literal(8)]).default(8),
+  parity: z.enum(["none", "even", "odd"]).default("none"),
+  stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
+  /** How long to wait for a reply before retrying, and how many tries in all before the command fails. */
+  timeout_ms: z.int().min(50).max(30_000).default(1000),
+  retries: z.int().min(1).max(10).default(3),
+  /** How often to try reopening the port while the device is absent (unplugged). */
+  reopen_ms: z.int().min(50).max(60_000).default(1000),
 };
+
+/** A limit switch: a GPIO input bound to a mount axis and the direction it guards. */
+const LimitSwitch = z
+  .strictObject({
+  /** Shown in snapshots and error messages, e.g. "ra-west"; defaults to "<axis>-<direction>". */
+  name: z.string().regex(/^[A-Za-z0-9._+-]{1,40}$/).optional(),
+  axis: z.enum(["ra", "dec"]),
+  /** Which way the switch stops: "positive" refuses motion to larger axis angles while tripped. */
+  direction: z.enum(["positive", "negative"]),
+  /** The GPIO chip, by label (as `gpiodetect` shows it: "pinctrl-bcm2711" on a Pi 4, "pinctrl-rp1" on a Pi 5) or
+   * by path (/dev/gpiochipN); labels are stable across kernels, chip numbers are not. Absent: a simulated chip,
+   * whose switch closes at `sim_at_deg`. */
+  chip: z.string().min(1).optional(),
+  /** Line offset on the GPIO chip (the BCM GPIO number on a Raspberry Pi). */
+  line: z.int().min(0).max(1023),
+  /** A normally-closed switch to ground with a pull-up reads low when released: active_low = false there; a
+   * normally-open switch to ground with a pull-up reads low when pressed: active_low = true. */
+  active_low: z.boolean().default(true),
+  bias: z.enum(["pull-up", "pull-down", "disabled", "as-is"]).default("pull-up"),
+  /** The kernel reports an edge only after the level has been stable this long (contact bounce). */
+  debounce_us: z.int().min(0).max(1_000_000).default(1000),
+  /** Simulated chip only: the axis angle (degrees) at which the simulated switch closes. */
+  sim_at_deg: z.number().min(-400).max(400).optional(),
+  })
+  .transform((l) => ({ ...l, name: l.name ?? `${l.axis}-${l.direction}` }));
 
 export const ConfigSchema = z.strictObject({
   server: z
@@ -44,9 +80,13 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   mount: z
     .strictObject({
-      driver: z.enum(["sim", "synta"]).default("sim"),
-      port: serial.port.optional(),
-      baud: serial.baud,
+      /** "synta": the Sky-Watcher/Synta motor-controller protocol (a simulated board when no port is given);
+       * "sim": the protocol-free analytic simulator. */
+      driver: z.enum(["synta", "sim"]).default("synta"),
+      ...serial,
+      /** Axis directions: flip when the mount turns the wrong way (wiring, southern hemisphere). */
+      ra_reverse: z.boolean().default(false),
+      dec_reverse: z.boolean().default(false),
       /** Top axis speed and acceleration (the simulator moves at these; a real driver caps at them). */
       slew_rate_deg_s: z.number().positive().max(30).default(4),
       accel_deg_s2: z.number().positive().max(100).default(2),
@@ -59,9 +99,9 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   focuser: z
     .strictObject({
-      driver: z.enum(["sim", "moonlite"]).default("sim"),
-      port: serial.port.optional(),
-      baud: serial.baud,
+      /** "moonlite": the Moonlite protocol (a simulated focuser when no port is given); "sim": analytic simulator. */
+      driver: z.enum(["moonlite", "sim"]).default("moonlite"),
+      ...serial,
       min_um: z.number().min(0).default(0),
       max_um: z.number().positive().default(50_000),
       step_um: z.number().positive().default(5),
@@ -135,19 +175,36 @@ export const ConfigSchema = z.strictObject({
       interval_s: z.number().positive().max(600).default(5),
     })
     .prefault({}),
+  /** Limit switches. The default pair guards the simulated hour-angle axis just inside its hard stops. */
   limits: z
-    .array(
-      z.strictObject({
-        axis: z.enum(["ra", "dec", "az", "alt"]),
-        direction: z.enum(["positive", "negative"]),
-        chip: z.string().min(1),
-        line: z.int().min(0),
-        active_low: z.boolean().default(false),
-        debounce_us: z.int().min(0).default(0),
-      }),
-    )
-    .default([]),
+    .array(LimitSwitch)
+    .default([
+      { name: "ra-east", axis: "ra", direction: "negative", line: 0, active_low: true, bias: "pull-up", debounce_us: 1000, sim_at_deg: -190 },
+      { name: "ra-west", axis: "ra", direction: "positive", line: 1, active_low: true, bias: "pull-up", debounce_us: 1000, sim_at_deg: 190 },
+    ])
+    .superRefine((limits, ctx) => {
+      const seen = new Map<string, number>();
+      limits.forEach((l, i) => {
+        for (const [key, value] of [["name", l.name], ["line", `${l.chip ?? "simulated chip"} line ${l.line}`]] as const) {
+          const k = `${key}:${value}`;
+          if (seen.has(k)) ctx.addIssue({ code: "custom", path: [i, key], message: `${key} ${value} is already used by limits[${seen.get(k)}]` });
+          else seen.set(k, i);
+        }
+      });
+    }),
   upstream: z.strictObject({ url: z.url({ protocol: /^wss?$/ }), token: z.string().min(1) }).optional(),
   backplane: z.strictObject({ redis_url: z.url({ protocol: /^rediss?$/ }) }).optional(),
+}).superRefine((c, ctx) => {
+  // Simulated switches on a real mount would close at angles the real mount never reports: refuse the mix.
+  c.limits.forEach((l, i) => {
+    if (c.mount.port && !l.chip) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["limits", i, "chip"],
+        message:
+          "a real mount (mount.port) needs real limit switches: give each [[limits]] its GPIO chip, or put `limits = []` at the top of the file if the mount has none (the default switches are simulated)",
+      });
+    }
+  });
 });
 export type Config = z.infer<typeof ConfigSchema>;

@@ -5,16 +5,19 @@ import { Signal } from "../../hal/signal";
 import type { Telescope } from "./telescope";
 
 export interface ConstraintStatus {
-  name: "sun_altitude" | "target_altitude" | "mount_limits" | "weather" | "roof";
+  name: "sun_altitude" | "target_altitude" | "mount_limits" | "weather" | "roof" | "limit_switches" | "devices_connected";
   value: number | string | null;
   limit: number | string;
   satisfied: boolean;
-  /** Site conditions gate everything; target constraints gate only the automation's current target. */
-  scope: "site" | "target";
+  /** Site conditions and the hardware's state gate everything; target constraints gate only the automation's
+   * current target. */
+  scope: "site" | "hardware" | "target";
 }
 
 /** Evaluates the observing constraints: the Sun's altitude, the target's altitude against the horizon limit, the
- * mount's hour-angle limit, and the weather and roof inputs. `safe` is the site part (sun, weather, roof). */
+ * mount's hour-angle limit, the weather and roof inputs, the limit switches and the devices' connections. `safe`
+ * is the site and hardware part (everything but the target's). Hardware changes (a switch trips, a cable is
+ * pulled) re-evaluate at once rather than at the next interval. */
 export class Constraints {
   readonly changed = new Signal<void>();
   private last: ConstraintStatus[] = [];
@@ -23,7 +26,30 @@ export class Constraints {
   constructor(
     private readonly t: Telescope,
     private readonly target: () => Resolved | null,
-  ) {}
+  ) {
+    const d = t.devices;
+    let key = this.hardwareKey();
+    const onDevice = () => {
+      const next = this.hardwareKey();
+      if (next === key) return;
+      key = next;
+      this.refresh();
+    };
+    for (const dev of [d.mount.ra, d.mount.dec, d.focuser]) dev.changed.on(onDevice);
+  }
+
+  private hardwareKey(): string {
+    const d = this.t.devices;
+    return `${d.limits.states().map((s) => +s.tripped).join("")}/${this.disconnected().join(",")}`;
+  }
+
+  private disconnected(): string[] {
+    const d = this.t.devices;
+    return [
+      ["mount", d.mount.ra.connected() && d.mount.dec.connected()],
+      ["focuser", d.focuser.connected()],
+    ].flatMap(([name, ok]) => (ok ? [] : [name as string]));
+  }
 
   definitions(): Record<string, unknown> {
     const c = this.t.config;
@@ -33,6 +59,8 @@ export class Constraints {
       mount_limits: { ha_limit_deg: c.mount.ha_limit_deg },
       weather: { required: "safe" },
       roof: { required: "open" },
+      limit_switches: { required: "none tripped", switches: this.t.devices.limits.states().map(({ tripped: _, ...s }) => s) },
+      devices_connected: { required: "all connected" },
     };
   }
 
@@ -42,7 +70,7 @@ export class Constraints {
 
   /** Site conditions only: what makes exposures pointless or dangerous (weather, roof) and night (sun). */
   safe(): boolean {
-    return this.last.every((s) => s.scope !== "site" || s.satisfied);
+    return this.last.every((s) => s.scope === "target" || s.satisfied);
   }
 
   /** Why light exposures may not run now (weather or roof), or null. */
@@ -76,6 +104,12 @@ export class Constraints {
       { name: "weather", value: this.t.inputs.weather_safe ? "safe" : "unsafe", limit: "safe", satisfied: this.t.inputs.weather_safe, scope: "site" },
       { name: "roof", value: this.t.inputs.roof_open ? "open" : "closed", limit: "open", satisfied: this.t.inputs.roof_open, scope: "site" },
     ];
+    const tripped = this.t.devices.limits.states().filter((s) => s.tripped).map((s) => s.name);
+    const disconnected = this.disconnected();
+    out.push(
+      { name: "limit_switches", value: tripped.length ? `tripped: ${tripped.join(", ")}` : "none tripped", limit: "none tripped", satisfied: tripped.length === 0, scope: "hardware" },
+      { name: "devices_connected", value: disconnected.length ? `disconnected: ${disconnected.join(", ")}` : "all connected", limit: "all connected", satisfied: disconnected.length === 0, scope: "hardware" },
+    );
     if (target) {
       const p = target.at(date);
       const ha = this.t.mount.hourAngleOf(p.ra_app_deg, date);

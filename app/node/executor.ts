@@ -1,7 +1,11 @@
 import type { Logger } from "pino";
-import type { Command, CommandRecord, CommandResult, CommandType } from "../protocol";
+import { DeviceError, type DeviceErrorKind } from "../../hal/errors";
+import type { Command, CommandRecord, CommandResult, CommandType, ErrorCode } from "../protocol";
 import type { Outbox } from "../store/outbox";
 import { CommandFailure, Interrupted } from "./command-failure";
+
+/** A device's refusal is a state of the telescope (conflict) or a bad goal (invalid); its fault is internal. */
+const DEVICE_ERROR_CODE: Record<DeviceErrorKind, ErrorCode> = { limit: "conflict", disconnected: "conflict", range: "invalid", fault: "internal" };
 
 export type DeviceName = "mount" | "camera" | "filter_wheel" | "focuser" | "rotator";
 
@@ -188,6 +192,11 @@ export class Executor {
     if (err instanceof CommandFailure) {
       log.warn({ code: err.code }, err.message);
       return { command_id, status: "error", error: { code: err.code, message: err.message, details: err.details } };
+    }
+    if (err instanceof DeviceError) {
+      const code = DEVICE_ERROR_CODE[err.kind];
+      log.warn({ code, device: err.device, kind: err.kind }, err.message);
+      return { command_id, status: "error", error: { code, message: err.message, details: { device: err.device, ...err.details } } };
     }
     if (err instanceof Interrupted) {
       log.warn(err.message);

@@ -142,7 +142,7 @@ export class MountControl {
     this.tracking = { target, request, pattern, started: Date.now(), offset: { dx: 0, dy: 0 } };
     this.lastTarget = { request, resolved: target };
     this.steer();
-    this.loop = setInterval(() => this.steer(), TRACK_PERIOD_MS);
+    this.loop = setInterval(() => this.steerOrStop(), TRACK_PERIOD_MS);
   }
 
   /** Shifts the tracked position (while tracking) or moves the axes by the offset (while still). */
@@ -181,6 +181,17 @@ export class MountControl {
   async stop(): Promise<void> {
     this.stopTracking();
     await Promise.all(this.axes.map((a) => a.stop()));
+  }
+
+  /** The loop's tick: an axis that refuses the rate (a limit switch, a lost connection) ends tracking; the axes
+   * are stopped rather than left turning at the last rate. */
+  private steerOrStop(): void {
+    try {
+      this.steer();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "tracking stopped: the mount refused the tracking rate");
+      void this.stop().catch((e: Error) => this.log.error({ err: e.message }, "stopping the mount failed"));
+    }
   }
 
   /** The rate loop: base rates from the target's motion plus a correction that closes the error in one period. */

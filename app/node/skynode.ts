@@ -116,6 +116,7 @@ export class SkyNode {
     this.snapshots.stop();
     this.leases.stop();
     this.link.stop();
+    await this.telescope.devices.close();
   }
 
   // The REST task API (app/server) calls these.

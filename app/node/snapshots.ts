@@ -96,12 +96,12 @@ export class SnapshotPublisher {
     const obs = t.config.telescope.observatory_uid;
     const common = obs ? { observatory_uid: obs } : {};
     // Every device snapshot: its type (= its uid here), the imager it belongs to if any, and its own fields.
-    const device = (type: string, instrument: boolean, fields: Record<string, unknown>): [string, Built] => [
+    const device = (type: string, instrument: boolean, fields: Record<string, unknown>, connected = true): [string, Built] => [
       type,
       {
         kind: "publish_device_snapshot",
         device_uid: type,
-        body: { device_type: type, ...(instrument ? { instrument_uid: IMAGER } : {}), ...common, connected: true, ...fields },
+        body: { device_type: type, ...(instrument ? { instrument_uid: IMAGER } : {}), ...common, connected, ...fields },
       },
     ];
     const p = t.mount.pointing();
@@ -116,7 +116,8 @@ export class SnapshotPublisher {
       axes: { ha: axis(d.mount.ra.status()), dec: axis(d.mount.dec.status()) },
       target: target ? { name: target.resolved.name ?? null, type: target.request.type } : null,
       track: t.mount.trackingInfo(),
-    });
+      limits: d.limits.states(),
+    }, d.mount.ra.connected() && d.mount.dec.connected());
     const cam = d.camera.status();
     yield device("camera", true, {
       state: cam.state,
@@ -141,7 +142,7 @@ export class SnapshotPublisher {
       target_um: fo.target,
       range_um: d.focuser.range,
       temperature_c: r(d.focuser.temperature() ?? NaN, 2),
-    });
+    }, d.focuser.connected());
     const ro = d.rotator.status();
     yield device("rotator", false, { state: ro.state, angle_deg: r(ro.position, 3), target_deg: ro.target, range_deg: d.rotator.range });
     const lease = this.leases.active();
@@ -168,7 +169,13 @@ export class SnapshotPublisher {
       "constraint_status",
       {
         kind: "publish_constraint_status_snapshot",
-        body: { ...common, safe: this.constraints.safe(), constraints: this.constraints.status(), inputs: { ...t.inputs } },
+        body: {
+          ...common,
+          safe: this.constraints.safe(),
+          constraints: this.constraints.status(),
+          inputs: { ...t.inputs },
+          limits: d.limits.states(),
+        },
       },
     ];
   }

@@ -40,7 +40,7 @@ export class Telescope {
       throughput: () => this.currentFilter()?.throughput ?? 0,
       brightStars: (ra, dec, r) => brightStarsNear(ra, dec, r).map((s) => ({ ra_deg: s.ra_deg, dec_deg: s.dec_deg, mag: s.mag })),
     };
-    this.devices = createDevices(config, scene);
+    this.devices = createDevices(config, scene, log.child({ layer: "hal" }));
     this.mount = new MountControl(this.devices.mount, this.site, config.mount, log.child({ device: "mount" }));
   }
 

@@ -1,7 +1,8 @@
-import type { Camera, CameraInfo, CameraStatus, ExposureOutcome, Frame } from "../camera";
+import type { Camera, CameraInfo, CameraStatus, ExposureOutcome } from "../camera";
 import { Signal } from "../signal";
 import { fieldStars, gnomonicProject, magToFlux } from "./sky-field";
-import { renderStarField } from "./star-field";
+import type { StarFieldOptions } from "./star-field";
+import { StarFieldThread } from "./star-field-thread";
 
 /** What the simulated optics see, asked at the end of each exposure. The SkyNode supplies it (the camera does not
  * know the mount): pointing in J2000 degrees, field rotation, focuser position and filter throughput. */
@@ -35,16 +36,18 @@ const ARCSEC = RAD / 3600;
 const FWHM_PER_SIGMA = 2 * Math.sqrt(2 * Math.log(2));
 
 /** A simulated CCD: exposes for real time, reads out, and renders the star field where the mount points with a
- * PSF that widens with defocus (geometric blur = defocus / focal ratio) and flux scaled by the filter. */
+ * PSF that widens with defocus (geometric blur = defocus / focal ratio) and flux scaled by the filter. The star list
+ * is worked out here at readout; the pixels are rendered on a StarFieldThread, off the main thread. */
 export class SimCamera implements Camera {
   readonly changed = new Signal<void>();
   readonly info: CameraInfo;
   private state: CameraStatus["state"] = "idle";
   private current: { started_at: number; duration_s: number; binning: number } | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private finishExposure: ((o: ExposureOutcome) => void) | null = null;
+  private finishExposure: { resolve: (o: ExposureOutcome) => void; reject: (err: Error) => void } | null = null;
   private seed = 1;
   private aborting: Promise<void> | null = null;
+  private readonly renderThread = new StarFieldThread();
 
   constructor(
     private readonly opts: SimCameraOptions,
@@ -75,8 +78,8 @@ export class SimCamera implements Camera {
     if (!this.info.binnings.includes(binning)) return Promise.reject(new RangeError(`binning ${binning} is not supported`));
     this.current = { started_at: Date.now(), duration_s, binning };
     this.setState("exposing");
-    return new Promise((resolve) => {
-      this.finishExposure = resolve;
+    return new Promise((resolve, reject) => {
+      this.finishExposure = { resolve, reject };
       this.timer = setTimeout(() => {
         this.setState("reading");
         // Reading out a binned frame moves fewer pixels.
@@ -102,21 +105,52 @@ export class SimCamera implements Camera {
     return this.aborting;
   }
 
-  private readOut(): void {
-    const c = this.current!;
-    const frame = this.render(c.started_at, c.duration_s, c.binning);
-    this.done({ frame });
+  /** Stops the render thread. An exposure still exposing or reading ends as aborted; one being aborted finishes its
+   * abort. The camera stays usable: a later exposure starts a new thread. */
+  close(): void {
+    if (this.state === "exposing" || this.state === "reading") {
+      clearTimeout(this.timer);
+      this.done({ aborted: "camera closed" });
+    }
+    this.renderThread.close();
   }
 
-  private done(outcome: ExposureOutcome): void {
+  private readOut(): void {
+    const exposure = this.current!;
+    let opts: StarFieldOptions;
+    try {
+      opts = this.frameOptions(exposure.duration_s, exposure.binning);
+    } catch (err) {
+      this.done(new Error(`camera readout failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      return;
+    }
+    // An abort while the pixels are on their way leaves this exposure behind: its frame must then be dropped.
+    const stillWanted = () => this.current === exposure && this.state === "reading";
+    this.renderThread.render(opts).then(
+      (pixels) => {
+        if (!stillWanted()) return;
+        const { width, height } = opts;
+        const { started_at, duration_s, binning } = exposure;
+        this.done({ frame: { width, height, binning, pixels, started_at, duration_s, temperature_c: this.temperature() } });
+      },
+      (err: Error) => {
+        if (stillWanted()) this.done(new Error(`camera readout failed: ${err.message}`, { cause: err }));
+      },
+    );
+  }
+
+  /** Back to idle, settling the exposure's promise: with its outcome, or rejected if the readout failed. */
+  private done(outcome: ExposureOutcome | Error): void {
     const finish = this.finishExposure;
     this.finishExposure = null;
     this.current = null;
     this.setState("idle");
-    finish?.(outcome);
+    if (outcome instanceof Error) finish?.reject(outcome);
+    else finish?.resolve(outcome);
   }
 
-  private render(started_at: number, duration_s: number, binning: number): Frame {
+  /** What the sensor sees at readout: the stars where the mount points, placed and blurred as the optics would. */
+  private frameOptions(duration_s: number, binning: number): StarFieldOptions {
     const o = this.opts;
     const width = Math.floor(o.width / binning);
     const height = Math.floor(o.height / binning);
@@ -150,7 +184,7 @@ export class SimCamera implements Camera {
         stars.push({ x, y, flux: magToFlux(s.mag, duration_s, throughput * aperture) });
       }
     }
-    const pixels = renderStarField({
+    return {
       width,
       height,
       stars,
@@ -160,8 +194,7 @@ export class SimCamera implements Camera {
       gain_e_per_adu: o.gain_e_per_adu,
       bias_adu: o.bias_adu,
       seed: this.seed++,
-    });
-    return { width, height, binning, pixels, started_at, duration_s, temperature_c: this.temperature() };
+    };
   }
 
   private temperature(): number {

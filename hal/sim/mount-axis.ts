@@ -18,6 +18,10 @@ export class SimMountAxis extends SimPositioner implements MountAxis {
     this.runAt(rate_deg_s);
   }
 
+  halt(reason: string): void {
+    this.haltNow(reason);
+  }
+
   limit(): "positive" | "negative" | null {
     return null;
   }

@@ -86,6 +86,17 @@ export class SimPositioner implements Positioner {
     return new Promise((resolve) => this.stopWaiters.push(resolve));
   }
 
+  connected(): boolean {
+    return true;
+  }
+
+  /** Holds where it is at once, no deceleration (what a motor controller's instant stop does). */
+  protected haltNow(reason: string): void {
+    this.settle({ arrived: false, reason });
+    const t = this.now();
+    this.begin(hold(this.profile.at(t).p, t), "idle");
+  }
+
   private begin(profile: Profile, mode: MotionStatus["state"], endAt = profile.end, onEnd?: () => void): void {
     clearTimeout(this.timer);
     this.profile = profile;

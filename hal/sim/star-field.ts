@@ -230,7 +230,7 @@ function addStars(signal: Float32Array, width: number, height: number, stars: re
 }
 
 /** One frame in ADU, row-major with x fastest (index = y · width + x), clipped to 0..65535. */
-export function renderStarField(opts: StarFieldOptions): Uint16Array {
+export function renderStarField(opts: StarFieldOptions): Uint16Array<ArrayBuffer> {
   const { width, height, sigma_px, background_e, read_noise_e, gain_e_per_adu, bias_adu } = opts;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
     throw new Error(`renderStarField: bad frame size ${width}×${height}`);

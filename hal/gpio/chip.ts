@@ -1,0 +1,49 @@
+import type { Signal } from "../signal";
+
+/** A GPIO controller (DESIGN.md §4): the Linux character device (uAPI v2) or a simulated chip. Line values are
+ * logical: with `activeLow` a low pin reads `true` (for a limit switch: true = tripped). */
+export interface GpioChip {
+  readonly info: { name: string; label: string; lines: number };
+  requestInputs(request: InputRequest): GpioInputs;
+  requestOutputs(request: OutputRequest): GpioOutputs;
+  close(): void;
+}
+
+export type Bias = "pull-up" | "pull-down" | "disabled" | "as-is";
+export type Edge = "rising" | "falling" | "both" | "none";
+
+export interface InputRequest {
+  /** Who holds the lines (shown by `gpioinfo`). */
+  consumer: string;
+  lines: { offset: number; activeLow?: boolean; bias?: Bias; edge?: Edge; debounceUs?: number }[];
+}
+
+export interface OutputRequest {
+  consumer: string;
+  lines: { offset: number; activeLow?: boolean; drive?: "push-pull" | "open-drain" | "open-source"; initial: boolean }[];
+}
+
+/** An edge on a requested input line, after debounce. `rising` is the logical value becoming true. */
+export interface LineEdge {
+  offset: number;
+  rising: boolean;
+  /** Kernel timestamp (CLOCK_MONOTONIC ns) or the simulator's clock. */
+  timestampNs: bigint;
+  /** Sequence number over the request; a gap means the kernel dropped events (buffer overflow). */
+  seqno: number;
+}
+
+export interface GpioInputs {
+  /** Current logical values, in the order of the request's lines. */
+  values(): boolean[];
+  /** Each edge as soon as it is read from the device. */
+  readonly edges: Signal<LineEdge>;
+  release(): void;
+}
+
+export interface GpioOutputs {
+  /** Sets a line (by chip offset) to a logical value. */
+  set(offset: number, value: boolean): void;
+  values(): boolean[];
+  release(): void;
+}
