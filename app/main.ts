@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "./config/load";
 
 const USAGE = `usage:
   skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub]
+  skynode simulate [--mount PATH] [--focuser PATH] [--baud 115200]   (device simulators on ptys; needs socat)
   skynode token issue --sub NAME --role viewer|operator|owner|skynode|admin [--telescope UID]... [--ttl 1h] [--data DIR]`;
 
 function fail(message: string): never {
@@ -42,6 +43,25 @@ async function main(argv: string[]): Promise<void> {
       dataDir: values.data ?? env.SKYNODE_DATA ?? "./data",
       role,
       config,
+    });
+    return;
+  }
+  if (command === "simulate") {
+    const { values } = parseArgs({
+      args: rest,
+      options: { mount: { type: "string" }, focuser: { type: "string" }, baud: { type: "string" }, config: { type: "string" } },
+      strict: true,
+    });
+    const config = await loadConfig(values.config ?? env.SKYNODE_CONFIG);
+    const { simulate } = await import("./cli/simulate");
+    await simulate({
+      mount: values.mount,
+      focuser: values.focuser,
+      baud: values.baud ? Number(values.baud) : 115200,
+      slewRateDegS: config.mount.slew_rate_deg_s,
+      accelDegS2: config.mount.accel_deg_s2,
+      focuserStartStep: Math.round(config.focuser.sim_position_um / config.focuser.step_um),
+      focuserStepsPerS: config.focuser.speed_um_s / config.focuser.step_um,
     });
     return;
   }

@@ -9,6 +9,9 @@ export interface MountAxis extends Positioner {
   /** Stops at once, without decelerating (a limit switch tripped): the stop command is handed to the device
    * before this returns. A move in progress resolves `arrived: false` with `reason`. */
   halt(reason: string): void;
+  /** Throws the DeviceError a move to `position` would be refused with now (disconnected, out of range, into a
+   * tripped limit), so a caller moving several axes can refuse before any of them starts. */
+  checkMove(position: number): void;
   /** Set when a limit input of this axis is tripped: motion that way is refused until it clears. */
   limit(): "positive" | "negative" | null;
   /** Axis limits in degrees; moves outside are refused by the driver. */

@@ -130,8 +130,16 @@ export class MountControl {
       if (Math.abs(at.ha - this.mount.ra.status().position) < SETTLED_DEG && Math.abs(at.dec - this.mount.dec.status().position) < SETTLED_DEG) {
         return;
       }
-      const [ra, dec] = await Promise.all([this.mount.ra.moveTo(at.ha), this.mount.dec.moveTo(at.dec)]);
-      for (const o of [ra, dec]) if (!o.arrived) throw new Interrupted(`slew stopped: ${o.reason}`);
+      // Refuse before either axis starts (a tripped limit, a lost link): one axis must not slew alone.
+      this.mount.ra.checkMove(at.ha);
+      this.mount.dec.checkMove(at.dec);
+      const moves = await Promise.allSettled([this.mount.ra.moveTo(at.ha), this.mount.dec.moveTo(at.dec)]);
+      const failed = moves.find((m) => m.status === "rejected");
+      if (failed) {
+        await this.stop();
+        throw failed.reason;
+      }
+      for (const m of moves) if (m.status === "fulfilled" && !m.value.arrived) throw new Interrupted(`slew stopped: ${m.value.reason}`);
     }
     this.log.warn("slew did not settle within the pass limit; tracking corrects the remainder");
   }
@@ -165,6 +173,7 @@ export class MountControl {
     if (goal < a.range.min || goal > a.range.max) {
       throw new CommandFailure("invalid", `offset would take the ${axis} axis to ${goal.toFixed(4)}°, outside ${a.range.min}..${a.range.max}°`);
     }
+    a.checkMove(goal);
     onStop("mount", () => a.stop());
     const o = await a.moveTo(goal);
     if (!o.arrived) throw new Interrupted(`offset stopped: ${o.reason}`);

@@ -10,7 +10,7 @@ declare var self: Worker;
 // Room for a full default kernel buffer (16 × lines) of a few lines per read; more just takes another read.
 const BATCH_RECORDS = 256;
 
-function post(message: ReaderMessage, transfer: Transferable[] = []): void {
+function post(message: ReaderMessage, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
 }
 

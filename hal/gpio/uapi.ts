@@ -1,7 +1,8 @@
 // The Linux GPIO character-device ABI, uAPI v2 (include/uapi/linux/gpio.h; HARDWARE.md §3): constants, struct
-// layouts, ioctl numbers and the encoders/decoders that turn plain values into the kernel's bytes. Pure: no I/O,
+// layouts, ioctl numbers, line configs and the encoders/decoders that turn plain values into the kernel's bytes. Pure: no I/O,
 // no FFI, so the simulator and the tests use it freely. test/hal/gpio/uapi-probe.test.ts checks every size, offset,
 // constant and ioctl number here against what gcc makes of the installed header.
+import type { Bias, Edge, InputRequest, OutputRequest } from "./chip";
 
 export const GPIO_MAX_NAME_SIZE = 32;
 export const GPIO_V2_LINES_MAX = 64;
@@ -132,6 +133,94 @@ export class GpioError extends Error {
     this.name = "GpioError";
     this.code = errnoName(errno);
   }
+}
+
+// ----- line configs -------------------------------------------------------------------------------------------
+
+const BIAS_FLAGS: Record<Bias, bigint> = {
+  "pull-up": LineFlag.BIAS_PULL_UP,
+  "pull-down": LineFlag.BIAS_PULL_DOWN,
+  disabled: LineFlag.BIAS_DISABLED,
+  "as-is": 0n,
+};
+
+const EDGE_FLAGS: Record<Edge, bigint> = {
+  rising: LineFlag.EDGE_RISING,
+  falling: LineFlag.EDGE_FALLING,
+  both: LineFlag.EDGE_RISING | LineFlag.EDGE_FALLING,
+  none: 0n,
+};
+
+const DRIVE_FLAGS = { "push-pull": 0n, "open-drain": LineFlag.OPEN_DRAIN, "open-source": LineFlag.OPEN_SOURCE } as const;
+
+/** The line config for per-line flags and debounce periods: the commonest flags go in the config's `flags`, every
+ * other combination in a FLAGS attribute with the mask of its lines, each debounce period in a DEBOUNCE one. */
+function lineConfig(lineFlags: bigint[], debounceUs: number[] = []): { flags: bigint; attrs: LineAttr[] } {
+  const byFlags = groupIndices(lineFlags);
+  let flags = 0n;
+  let most = 0;
+  for (const [f, idx] of byFlags) {
+    if (idx.length > most) [flags, most] = [f, idx.length];
+  }
+  const attrs: LineAttr[] = [];
+  for (const [f, idx] of byFlags) if (f !== flags) attrs.push({ flags: f, mask: maskOf(idx) });
+  for (const [us, idx] of groupIndices(debounceUs)) if (us > 0) attrs.push({ debounceUs: us, mask: maskOf(idx) });
+  return { flags, attrs };
+}
+
+function withinLimit(config: { flags: bigint; attrs: LineAttr[] }): { flags: bigint; attrs: LineAttr[] } {
+  if (config.attrs.length > GPIO_V2_LINE_NUM_ATTRS_MAX) {
+    throw new RangeError(
+      `these lines need ${config.attrs.length} line attributes (distinct settings); one request holds at most ` +
+        `${GPIO_V2_LINE_NUM_ATTRS_MAX}: split it`,
+    );
+  }
+  return config;
+}
+
+function groupIndices<T>(values: T[]): Map<T, number[]> {
+  const groups = new Map<T, number[]>();
+  values.forEach((v, i) => {
+    const g = groups.get(v);
+    if (g) g.push(i);
+    else groups.set(v, [i]);
+  });
+  return groups;
+}
+
+/** What the kernel checks of a request's offsets before anything else, with messages that say which line and
+ * chip: 1..64 lines, each on the chip, none twice (the kernel answers EBUSY: the first copy holds the line). */
+export function checkOffsets(offsets: readonly number[], chip: ChipInfo): void {
+  if (offsets.length === 0 || offsets.length > GPIO_V2_LINES_MAX) {
+    throw new RangeError(`a request holds 1..${GPIO_V2_LINES_MAX} lines, not ${offsets.length}`);
+  }
+  offsets.forEach((o, i) => {
+    if (!Number.isInteger(o) || o < 0 || o >= chip.lines) {
+      throw new RangeError(`line ${o} is not on ${chip.name} [${chip.label}] (${chip.lines} lines)`);
+    }
+    if (offsets.indexOf(o) !== i) throw new GpioError(`line ${o} appears twice in one request`, EBUSY);
+  });
+}
+
+/** The flags and attributes of an input request: INPUT, active-low, bias and edges per line, debounce periods. */
+export function inputConfig(request: InputRequest): { flags: bigint; attrs: LineAttr[] } {
+  return withinLimit(
+    lineConfig(
+      request.lines.map(
+        (l) => LineFlag.INPUT | (l.activeLow ? LineFlag.ACTIVE_LOW : 0n) | BIAS_FLAGS[l.bias ?? "as-is"] | EDGE_FLAGS[l.edge ?? "none"],
+      ),
+      request.lines.map((l) => l.debounceUs ?? 0),
+    ),
+  );
+}
+
+/** The flags and attributes of an output request: OUTPUT, active-low and drive per line, initial values. */
+export function outputConfig(request: OutputRequest): { flags: bigint; attrs: LineAttr[] } {
+  const { flags, attrs } = lineConfig(
+    request.lines.map((l) => LineFlag.OUTPUT | (l.activeLow ? LineFlag.ACTIVE_LOW : 0n) | DRIVE_FLAGS[l.drive ?? "push-pull"]),
+  );
+  attrs.push({ values: maskOf(request.lines.flatMap((l, i) => (l.initial ? [i] : []))), mask: maskOf(request.lines.keys()) });
+  return withinLimit({ flags, attrs });
 }
 
 // ----- encoders / decoders --------------------------------------------------------------------------------------

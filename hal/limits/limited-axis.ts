@@ -49,11 +49,20 @@ export class LimitedAxis implements MountAxis {
     return this.tripped.has("positive") ? "positive" : this.tripped.has("negative") ? "negative" : null;
   }
 
-  moveTo(position: number): Promise<MoveOutcome> {
+  checkMove(position: number): void {
     const from = this.inner.status().position;
     if (position !== from) {
       const refusal = this.refusal(position > from ? "positive" : "negative");
-      if (refusal) return Promise.reject(refusal);
+      if (refusal) throw refusal;
+    }
+    this.inner.checkMove(position);
+  }
+
+  moveTo(position: number): Promise<MoveOutcome> {
+    try {
+      this.checkMove(position);
+    } catch (err) {
+      return Promise.reject(err);
     }
     return this.inner.moveTo(position);
   }

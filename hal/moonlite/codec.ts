@@ -82,17 +82,26 @@ export function replyShape(command: string): ReplyShape | null {
 const MAX_REPLY = 16;
 
 /** Splits the device's byte stream into replies, wherever the chunk boundaries fall. Bytes that cannot be part of
- * a reply (controls, 8-bit noise from a line being plugged in) are dropped; empty replies (a stray `#`) are skipped. */
+ * a reply (controls, 8-bit noise from a line being plugged in) are dropped; empty replies (a stray `#`) are skipped;
+ * a run longer than any reply keeps only its newest characters, so noise before a reply cannot swallow it. */
 export class ReplyParser {
   private buf = "";
 
   push(bytes: Uint8Array): void {
-    let text = "";
-    for (const b of bytes) if (b > 0x20 && b < 0x7f) text += String.fromCharCode(b);
-    this.buf += text;
-    const end = this.buf.lastIndexOf("#");
-    const tail = this.buf.length - end - 1;
-    if (tail > MAX_REPLY) this.buf = this.buf.slice(0, end + 1) + this.buf.slice(this.buf.length - MAX_REPLY);
+    let run = this.buf.length - this.buf.lastIndexOf("#") - 1;
+    let text = this.buf;
+    for (const b of bytes) {
+      if (b <= 0x20 || b >= 0x7f) continue;
+      if (b === 0x23) run = 0;
+      else if (++run > MAX_REPLY) {
+        // Drop the oldest character of the unterminated run.
+        const at = text.length - MAX_REPLY;
+        text = text.slice(0, at) + text.slice(at + 1);
+        run--;
+      }
+      text += String.fromCharCode(b);
+    }
+    this.buf = text;
   }
 
   /** The next `#`-terminated reply (without the `#`), or null until one is complete. */

@@ -73,6 +73,7 @@ export class MoonliteFocuser implements Focuser {
   private targetStep: number | null = null;
   private pending: PendingMove | null = null;
   private stopWaiters: (() => void)[] = [];
+  private initWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   /** Bumped by every motion command: a poll that began before one says nothing about its outcome. */
   private generation = 0;
   /** Polls that found the motor stopped short of the target: one may predate the motor starting, two do not. */
@@ -137,12 +138,20 @@ export class MoonliteFocuser implements Focuser {
   moveTo(position: number): Promise<MoveOutcome> {
     if (!this.connected()) return Promise.reject(this.disconnectedError());
     const step = Math.round(position / this.stepSize);
-    if (!(position >= this.range.min && position <= this.range.max) || step < 0 || step > 0xffff) {
+    if (!(position >= this.range.min && position <= this.range.max)) {
       return Promise.reject(
         new DeviceError("range", this.name, `focuser position ${position} µm is outside ${this.range.min}..${this.range.max} µm`, {
           position,
           min: this.range.min,
           max: this.range.max,
+        }),
+      );
+    }
+    if (step < 0 || step > 0xffff) {
+      return Promise.reject(
+        new DeviceError("range", this.name, `focuser position ${position} µm is step ${step}, beyond the controller's 16-bit counter`, {
+          position,
+          step,
         }),
       );
     }
@@ -183,14 +192,25 @@ export class MoonliteFocuser implements Focuser {
   close(): void {
     if (this.closed) return;
     this.goOffline("focuser closed");
+    this.settleInit(this.disconnectedError());
     this.closed = true;
     clearTimeout(this.timer);
     this.unsubscribe();
     this.client.close();
   }
 
-  /** Reads what the controller is set to and where it stands; runs on start and after every reconnect. */
-  private async init(): Promise<void> {
+  /** Resolves once the controller has been read (`GV`, `GP`, `GH`, `GD`) and the focuser is ready; rejects with the
+   * error of the attempt that failed (it is retried every idle poll period, and again after every reconnect). */
+  init(): Promise<void> {
+    if (this.connected()) return Promise.resolve();
+    if (this.closed || !this.link.connected) return Promise.reject(this.disconnectedError());
+    const done = new Promise<void>((resolve, reject) => this.initWaiters.push({ resolve, reject }));
+    this.wake();
+    return done;
+  }
+
+  /** Reads what the controller is set to and where it stands. */
+  private async initialise(): Promise<void> {
     const version = await this.client.query("GV");
     const step = decodePosition(await this.client.query("GP"));
     const halfStep = decodeHalfStep(await this.client.query("GH"));
@@ -297,7 +317,15 @@ export class MoonliteFocuser implements Focuser {
     this.wakeAgain = false;
     let next = this.pollIdle;
     try {
-      if (!this.ready) await this.init();
+      if (!this.ready) {
+        try {
+          await this.initialise();
+        } catch (e) {
+          this.settleInit(e);
+          throw e;
+        }
+        this.settleInit(null);
+      }
       await this.poll();
       if (this.state !== "idle" || this.pending) next = this.pollMoving;
     } catch (e) {
@@ -306,6 +334,13 @@ export class MoonliteFocuser implements Focuser {
       this.cycling = false;
     }
     this.wake(this.wakeAgain ? 0 : next);
+  }
+
+  private settleInit(error: unknown): void {
+    for (const w of this.initWaiters.splice(0)) {
+      if (error === null) w.resolve();
+      else w.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   private fail(e: unknown): void {
@@ -317,6 +352,7 @@ export class MoonliteFocuser implements Focuser {
   }
 
   private goOffline(reason: string): void {
+    if (!this.link.connected) this.settleInit(this.disconnectedError());
     const was = this.ready;
     this.ready = false;
     this.deviceMoving = false;

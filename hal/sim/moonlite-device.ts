@@ -15,6 +15,8 @@ export interface MoonliteDeviceOptions {
   now?: () => number;
 }
 
+const ascii = new TextEncoder();
+
 /** A temperature probe with 0.5 °C resolution converts in about 94 ms (a DS18B20 at 9 bits). */
 const CONVERSION_MS = 100;
 
@@ -60,7 +62,7 @@ export class MoonliteDevice {
         const reply = this.execute(command);
         if (reply === null) continue;
         try {
-          link.write(new TextEncoder().encode(reply));
+          link.write(ascii.encode(reply));
         } catch {
           // The cable went while answering: the host will time out, as with the real device.
         }

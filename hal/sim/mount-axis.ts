@@ -1,3 +1,4 @@
+import { DeviceError } from "../errors";
 import type { MountAxis } from "../mount";
 import { SimPositioner, type SimPositionerOptions } from "./positioner";
 
@@ -16,6 +17,12 @@ export class SimMountAxis extends SimPositioner implements MountAxis {
 
   track(rate_deg_s: number): void {
     this.runAt(rate_deg_s);
+  }
+
+  checkMove(position: number): void {
+    if (!(position >= this.range.min && position <= this.range.max)) {
+      throw new DeviceError("range", `mount ${this.name} axis`, `the ${this.name} axis cannot go to ${position}°: its range is ${this.range.min}..${this.range.max}°`);
+    }
   }
 
   halt(reason: string): void {

@@ -32,11 +32,17 @@ export class StarFieldThread {
 
   /** The same pixels as renderStarField(opts); rejects with an Error if the render fails or the thread dies. */
   render(opts: StarFieldOptions): Promise<Uint16Array> {
-    const worker = this.worker ?? this.start();
-    const id = this.nextId++;
-    const pixels = opts.width * opts.height;
-    const limit_ms = this.options.timeout_ms ?? 30_000 + pixels / 1000;
     return new Promise((resolve, reject) => {
+      let worker: Worker;
+      try {
+        worker = this.worker ?? this.start();
+      } catch (err) {
+        reject(new Error(`star-field render thread could not start: ${message(err)}`, { cause: err }));
+        return;
+      }
+      const id = this.nextId++;
+      const pixels = opts.width * opts.height;
+      const limit_ms = this.options.timeout_ms ?? 30_000 + pixels / 1000;
       const timer = setTimeout(() => this.fail(worker, `did not answer within ${(limit_ms / 1000).toFixed(1)} s`), limit_ms);
       timer.unref();
       this.jobs.set(id, { resolve, reject, pixels, timer });
@@ -58,7 +64,7 @@ export class StarFieldThread {
     const worker = new Worker(this.options.script ?? new URL("./star-field.worker.ts", import.meta.url));
     worker.unref();
     worker.onmessage = (event: MessageEvent<RenderReply>) => this.answered(event.data);
-    worker.addEventListener("error", (event) => this.fail(worker, `failed: ${event.message}`));
+    worker.addEventListener("error", (event) => this.fail(worker, `failed: ${event.message.trim()}`));
     worker.addEventListener("messageerror", () => this.fail(worker, "sent a reply that could not be read"));
     worker.addEventListener("close", (event) => this.fail(worker, `exited (code ${event.code})`));
     this.worker = worker;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -56,5 +56,7 @@ export class PtyPair {
     this.proc = null;
     proc.kill("SIGKILL");
     await proc.exited;
+    // SIGKILL leaves socat's links pointing at freed /dev/pts numbers, which another test may reuse: remove them.
+    for (const link of [this.a, this.b]) rmSync(link, { force: true });
   }
 }

@@ -1,0 +1,305 @@
+import type { Bias, Edge, GpioChip, GpioInputs, GpioOutputs, InputRequest, LineEdge, OutputRequest } from "../gpio/chip";
+import { checkOffsets, EBUSY, GpioError, inputConfig, outputConfig, type ChipInfo } from "../gpio/uapi";
+import { Signal } from "../signal";
+
+export interface SimGpioChipOptions {
+  label: string;
+  lines: number;
+  /** As the kernel would name it; default "gpiochip-sim". */
+  name?: string;
+  /** Milliseconds on a monotonic clock, for edge timestamps (default performance.now). */
+  now?: () => number;
+}
+
+interface InputLine {
+  offset: number;
+  activeLow: boolean;
+  bias: Bias;
+  edge: Edge;
+  debounceUs: number;
+  /** The last physical level seen: a change of it is an interrupt. */
+  seen: boolean;
+  /** The debounced physical level (equal to `seen` without debounce): what values() and edges follow. */
+  level: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+interface OutputLine {
+  offset: number;
+  activeLow: boolean;
+  drive: "push-pull" | "open-drain" | "open-source";
+  /** Logical value set. */
+  value: boolean;
+}
+
+type Holder = { consumer: string; kind: "input"; request: SimInputs } | { consumer: string; kind: "output"; request: SimOutputs };
+
+/** A simulated GPIO chip with the kernel's semantics (gpiolib-cdev): logical value = physical level XOR active-low;
+ * bias decides the level only when nothing drives the pin; edges follow the requested edge flags on logical
+ * transitions; debounce reports a level once it has been stable for the period (shorter bounces produce nothing)
+ * and values() read the debounced level; seqno counts a request's events; a line held by one request is EBUSY to
+ * the next. Without debounce an edge is emitted synchronously from drive(): the limit-switch safety path measures
+ * edge-to-stop latency from there. */
+export class SimGpioChip implements GpioChip {
+  readonly info: ChipInfo;
+  readonly now: () => number;
+  /** What the outside world does to each pin: a level, or undefined when nothing drives it. */
+  private readonly external: (boolean | undefined)[];
+  /** The level an output left on a pin after its release (most SoCs keep driving it). */
+  private readonly lastDriven: (boolean | undefined)[];
+  private readonly holders: (Holder | null)[];
+  private pendingDebounce = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(opts: SimGpioChipOptions) {
+    if (!Number.isInteger(opts.lines) || opts.lines < 1) throw new RangeError(`a chip has at least one line, not ${opts.lines}`);
+    this.info = { name: opts.name ?? "gpiochip-sim", label: opts.label, lines: opts.lines };
+    this.now = opts.now ?? (() => performance.now());
+    this.external = new Array<boolean | undefined>(opts.lines).fill(undefined);
+    this.lastDriven = new Array<boolean | undefined>(opts.lines).fill(undefined);
+    this.holders = new Array<Holder | null>(opts.lines).fill(null);
+  }
+
+  /** Drives an input pin's physical level from outside (a switch closing, a test). */
+  drive(offset: number, physicalHigh: boolean): void {
+    this.external[this.checkLine(offset)] = physicalHigh;
+    this.sense(offset);
+  }
+
+  /** Stops driving a pin from outside: it then reads per its bias. */
+  float(offset: number): void {
+    this.external[this.checkLine(offset)] = undefined;
+    this.sense(offset);
+  }
+
+  /** A pin's physical level now. An open-drain output set high (or open-source set low) lets go of the pin: it reads
+   * what drives it from outside, else high (open-drain: the pull-up such a circuit needs) or low (open-source). An
+   * undriven pin without a pull reads low. */
+  level(offset: number): boolean {
+    const h = this.holders[this.checkLine(offset)];
+    if (h?.kind === "output") {
+      const line = h.request.line(offset);
+      const physical = line.value !== line.activeLow;
+      if (line.drive === "open-drain" && physical) return this.external[offset] ?? true;
+      if (line.drive === "open-source" && !physical) return this.external[offset] ?? false;
+      return physical;
+    }
+    const ext = this.external[offset];
+    if (ext !== undefined) return ext;
+    if (h?.kind === "input") {
+      const bias = h.request.line(offset).bias;
+      if (bias === "pull-up") return true;
+      if (bias === "pull-down") return false;
+    }
+    return this.lastDriven[offset] ?? false;
+  }
+
+  /** The consumer holding a line, as `gpioinfo` shows it, or null. */
+  holder(offset: number): string | null {
+    return this.holders[this.checkLine(offset)]?.consumer ?? null;
+  }
+
+  /** Resolves once no debounce period is running (every pending level change has been reported or discarded). */
+  settled(): Promise<void> {
+    return this.pendingDebounce === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  requestInputs(request: InputRequest): GpioInputs {
+    const offsets = this.claimable(request.lines.map((l) => l.offset));
+    inputConfig(request); // the kernel's limit on distinct settings per request
+    const inputs = new SimInputs(this, request.lines);
+    for (const o of offsets) {
+      this.holders[o] = { consumer: request.consumer, kind: "input", request: inputs };
+      this.lastDriven[o] = undefined; // now an input: the chip stops driving it
+    }
+    inputs.start();
+    return inputs;
+  }
+
+  requestOutputs(request: OutputRequest): GpioOutputs {
+    const offsets = this.claimable(request.lines.map((l) => l.offset));
+    outputConfig(request);
+    const outputs = new SimOutputs(this, request.lines);
+    for (const o of offsets) this.holders[o] = { consumer: request.consumer, kind: "output", request: outputs };
+    return outputs;
+  }
+
+  /** Releases every request and refuses new ones. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const h of new Set(this.holders)) h?.request.release();
+  }
+
+  /** @internal Called by a request's release(). */
+  free(offsets: number[], request: SimInputs | SimOutputs): void {
+    for (const o of offsets) {
+      const h = this.holders[o];
+      if (h?.request !== request) continue;
+      if (h.kind === "output") this.lastDriven[o] = this.level(o);
+      this.holders[o] = null;
+    }
+  }
+
+  /** @internal Debounce bookkeeping for settled(). */
+  debounceStarted(): void {
+    this.pendingDebounce++;
+  }
+
+  /** @internal */
+  debounceEnded(): void {
+    if (--this.pendingDebounce > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private sense(offset: number): void {
+    const h = this.holders[offset];
+    if (h?.kind === "input") h.request.sense(offset);
+  }
+
+  private checkLine(offset: number): number {
+    if (!Number.isInteger(offset) || offset < 0 || offset >= this.info.lines) {
+      throw new RangeError(`line ${offset} is not on ${this.info.name} [${this.info.label}] (${this.info.lines} lines)`);
+    }
+    return offset;
+  }
+
+  private claimable(offsets: number[]): number[] {
+    if (this.closed) throw new Error(`${this.info.name} [${this.info.label}] is closed`);
+    checkOffsets(offsets, this.info);
+    const held = offsets.flatMap((o) => {
+      const h = this.holders[o];
+      return h ? [`line ${o} is held by '${h.consumer}'`] : [];
+    });
+    if (held.length > 0) {
+      throw new GpioError(
+        `GPIO_V2_GET_LINE_IOCTL on ${this.info.name} (lines ${offsets.join(",")}) failed: Device or resource busy (EBUSY): ${held.join(", ")}`,
+        EBUSY,
+      );
+    }
+    return offsets;
+  }
+}
+
+class SimInputs implements GpioInputs {
+  readonly edges = new Signal<LineEdge>();
+  private readonly lines: InputLine[];
+  private seqno = 0;
+  private released = false;
+
+  constructor(
+    private readonly chip: SimGpioChip,
+    lines: InputRequest["lines"],
+  ) {
+    this.lines = lines.map((l) => ({
+      offset: l.offset,
+      activeLow: l.activeLow ?? false,
+      bias: l.bias ?? "as-is",
+      edge: l.edge ?? "none",
+      debounceUs: l.debounceUs ?? 0,
+      seen: false,
+      level: false,
+      timer: undefined,
+    }));
+  }
+
+  /** Takes the levels as they are once the lines are held (and biased): a request starts without edges. */
+  start(): void {
+    for (const l of this.lines) l.seen = l.level = this.chip.level(l.offset);
+  }
+
+  line(offset: number): InputLine {
+    const l = this.lines.find((x) => x.offset === offset);
+    if (!l) throw new RangeError(`line ${offset} is not in this request`);
+    return l;
+  }
+
+  values(): boolean[] {
+    if (this.released) throw new Error("GPIO input lines were released");
+    return this.lines.map((l) => l.level !== l.activeLow);
+  }
+
+  /** A physical level change on one of our pins: what the kernel's interrupt handler sees. */
+  sense(offset: number): void {
+    const l = this.line(offset);
+    const level = this.chip.level(offset);
+    if (level === l.seen) return;
+    l.seen = level;
+    if (l.debounceUs === 0) return this.settle(l);
+    // Every transition restarts the period (the kernel's mod_delayed_work); the level is read when it ends.
+    if (l.timer === undefined) this.chip.debounceStarted();
+    else clearTimeout(l.timer);
+    l.timer = setTimeout(() => {
+      l.timer = undefined;
+      this.settle(l);
+      this.chip.debounceEnded();
+    }, l.debounceUs / 1000);
+    l.timer.unref?.();
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const l of this.lines) {
+      if (l.timer === undefined) continue;
+      clearTimeout(l.timer);
+      l.timer = undefined;
+      this.chip.debounceEnded();
+    }
+    this.chip.free(
+      this.lines.map((l) => l.offset),
+      this,
+    );
+  }
+
+  private settle(l: InputLine): void {
+    const level = this.chip.level(l.offset);
+    if (level === l.level) return;
+    l.level = level;
+    const rising = level !== l.activeLow;
+    const wanted = l.edge === "both" || l.edge === (rising ? "rising" : "falling");
+    if (!wanted) return;
+    this.seqno++;
+    this.edges.emit({ offset: l.offset, rising, timestampNs: BigInt(Math.round(this.chip.now() * 1e6)), seqno: this.seqno });
+  }
+}
+
+class SimOutputs implements GpioOutputs {
+  private readonly lines: OutputLine[];
+  private released = false;
+
+  constructor(
+    private readonly chip: SimGpioChip,
+    lines: OutputRequest["lines"],
+  ) {
+    this.lines = lines.map((l) => ({ offset: l.offset, activeLow: l.activeLow ?? false, drive: l.drive ?? "push-pull", value: l.initial }));
+  }
+
+  line(offset: number): OutputLine {
+    const l = this.lines.find((x) => x.offset === offset);
+    if (!l) throw new RangeError(`line ${offset} is not in this request (${this.lines.map((x) => x.offset).join(",")})`);
+    return l;
+  }
+
+  set(offset: number, value: boolean): void {
+    if (this.released) throw new Error("GPIO output lines were released");
+    this.line(offset).value = value;
+  }
+
+  values(): boolean[] {
+    if (this.released) throw new Error("GPIO output lines were released");
+    return this.lines.map((l) => l.value);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.chip.free(
+      this.lines.map((l) => l.offset),
+      this,
+    );
+  }
+}
