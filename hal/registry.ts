@@ -90,13 +90,15 @@ export function createDevices(config: DevicesConfig, scene: SkyScene, log: HalLo
   }
   closers.push(() => limits.release(), ...banks.map(({ chip }) => () => chip.close()));
   const focuser = createFocuser(config, log, closers);
+  const camera = createCamera(config, scene);
+  closers.push(() => camera.close());
   const r = config.rotator;
   return {
     mount: { type: "equatorial", ra: limits.ra, dec: limits.dec },
     focuser,
     rotator: new SimRotator({ position: 0, min: r.min_deg, max: r.max_deg, speed: r.speed_deg_s, accel: r.accel_deg_s2 }),
     filterWheel: new SimFilterWheel(Math.max(...config.filter_wheel.filters.map((x) => x.slot)), config.filter_wheel.seconds_per_slot),
-    camera: createCamera(config, scene),
+    camera,
     limits,
     async close() {
       for (const close of closers.splice(0).reverse()) await close();
@@ -112,7 +114,12 @@ function createMountAxes(config: DevicesConfig, log: HalLog, closers: (() => unk
     const axis = (name: "ra" | "dec") => new SimMountAxis(name, { position: HOME[name], ...ranges[name], speed: m.slew_rate_deg_s, accel: m.accel_deg_s2 });
     const ra = axis("ra");
     const dec = axis("dec");
-    const probe = (a: SimMountAxis): AxisProbe => ({ angle: () => a.status().position, rate: () => a.status().rate, motion: a.changed });
+    const probe = (a: SimMountAxis): AxisProbe => ({
+      angle: () => a.status().position,
+      rate: () => a.status().rate,
+      moving: () => a.status().state !== "idle",
+      motion: a.changed,
+    });
     return { axes: { ra, dec }, probes: { ra: probe(ra), dec: probe(dec) } };
   }
   let board: SyntaBoard | null = null;
@@ -171,7 +178,7 @@ function createFocuser(config: DevicesConfig, log: HalLog, closers: (() => unkno
   return focuser;
 }
 
-function createCamera(config: DevicesConfig, scene: SkyScene): Camera {
+function createCamera(config: DevicesConfig, scene: SkyScene): SimCamera {
   const c = config.camera;
   return new SimCamera(
     {

@@ -7,6 +7,8 @@ export interface AxisProbe {
   angle(): number;
   /** Its signed speed now (degrees per second). */
   rate(): number;
+  /** Whether it is in motion (it may be at zero speed for an instant, at the start of a move). */
+  moving(): boolean;
   /** Emits when the axis starts, stops or changes speed. */
   readonly motion: Signal<void>;
 }
@@ -41,8 +43,13 @@ export function wireSimLimits(chip: SimGpioChip, probes: { ra: AxisProbe; dec: A
       const closed = closedAt(s, angle);
       // Physical level: a closed switch reads logical true, i.e. low when the line is active-low.
       chip.drive(s.line, closed !== s.active_low);
+      if (!probe.moving()) continue;
       const rate = probe.rate();
-      if (rate === 0) continue;
+      // Just starting (zero speed for an instant): look again very soon.
+      if (rate === 0) {
+        next = Math.min(next, MIN_CHECK_MS);
+        continue;
+      }
       const approaching = (s.sim_at_deg! - angle) * rate > 0;
       next = Math.min(next, approaching ? (Math.abs(s.sim_at_deg! - angle) / Math.abs(rate)) * 500 : MAX_CHECK_MS);
     }

@@ -61,7 +61,7 @@ export class StarFieldThread {
   }
 
   private start(): Worker {
-    const worker = new Worker(this.options.script ?? new URL("./star-field.worker.ts", import.meta.url));
+    const worker = new Worker(this.options.script ?? workerScript());
     worker.unref();
     worker.onmessage = (event: MessageEvent<RenderReply>) => this.answered(event.data);
     worker.addEventListener("error", (event) => this.fail(worker, `failed: ${event.message.trim()}`));
@@ -99,6 +99,15 @@ export class StarFieldThread {
     if (this.jobs.size === 0) this.worker?.unref();
     return job;
   }
+}
+
+/** star-field.worker.ts, beside this module when run from source. In a `bun build --compile` binary every bundled
+ * module's URL is the binary's own (file:///$bunfs/root/<name>) and an extra entrypoint keeps its path from the build
+ * root, so the binary must be built with the worker as an entrypoint (`bun build --compile app/main.ts
+ * hal/sim/star-field.worker.ts`), and the worker is found from the repository root. */
+function workerScript(): URL {
+  if (import.meta.url.startsWith("file:///$bunfs/")) return new URL("./hal/sim/star-field.worker.ts", import.meta.url);
+  return new URL("./star-field.worker.ts", import.meta.url);
 }
 
 function message(err: unknown): string {

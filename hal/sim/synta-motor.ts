@@ -181,9 +181,11 @@ export class SyntaMotor {
     this.timer = undefined;
     this.profile = profile;
     if (this.running && Number.isFinite(profile.end)) {
+      // Re-armed until due: a timer may fire a little before the clock reaches the end (or wait less than needed).
       const arm = () => {
         const delay = profile.end - this.cfg.now();
-        this.timer = setTimeout(delay > MAX_TIMER_MS ? arm : () => this.settle(), Math.min(Math.max(0, delay), MAX_TIMER_MS));
+        if (delay <= 0) return this.settle();
+        this.timer = setTimeout(arm, Math.min(Math.ceil(delay), MAX_TIMER_MS));
       };
       arm();
     }

@@ -64,7 +64,10 @@ describe("limit guard", () => {
     const { chip, ra, dec } = rig();
     const west = { ...WEST, sim_at_deg: 30 };
     const guard = new LimitGuard([{ chip, switches: [west] }], { ra, dec }, silentLog);
-    const unwire = wireSimLimits(chip, { ra: { angle: () => ra.status().position, rate: () => ra.status().rate, motion: ra.changed }, dec: { angle: () => 0, rate: () => 0, motion: dec.changed } }, [west]);
+    const unwire = wireSimLimits(chip, {
+        ra: { angle: () => ra.status().position, rate: () => ra.status().rate, moving: () => ra.status().state !== "idle", motion: ra.changed },
+        dec: { angle: () => 0, rate: () => 0, moving: () => false, motion: dec.changed },
+      }, [west]);
     const outcome = await guard.ra.moveTo(80);
     expect(outcome.arrived).toBe(false);
     const stoppedAt = ra.status().position;
