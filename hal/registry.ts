@@ -145,6 +145,7 @@ function syntaProbes(board: SyntaBoard, m: DevicesConfig["mount"]): { ra: AxisPr
   const probe = (axis: 1 | 2, home: number, reverse: boolean): AxisProbe => ({
     angle: () => board.angleDeg(axis, home, reverse),
     rate: () => board.rateDegS(axis, reverse),
+    moving: () => board.moving(axis),
     motion: board.motion,
   });
   return { ra: probe(1, HOME.ra, m.ra_reverse), dec: probe(2, HOME.dec, m.dec_reverse) };

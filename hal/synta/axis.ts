@@ -47,6 +47,8 @@ const LOW_SPEED_GOTO_MAX_STEPS = 20_000;
 const LOW_SPEED_GOTO_PERIOD = 18;
 /** A move has arrived when the axis stopped this close to the target. */
 const ARRIVED_STEPS = 2;
+/** A motor read as still, where it was, this soon after `J` may not have started yet: no verdict until later. */
+const START_GRACE_MS = 500;
 
 interface Geometry {
   cpr: number;
@@ -132,6 +134,8 @@ export class SyntaAxis implements MountAxis {
   private stopWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   /** Slew speed the board was last given (steps/s, signed; 0 when not slewing). */
   private slewSteps = 0;
+  /** Where and when the motor was last started (`J` acknowledged). */
+  private lastStart: { steps: number; at: number } | null = null;
   private wake: (() => void) | null = null;
   private readonly unsubscribe: () => void;
 
@@ -357,9 +361,9 @@ export class SyntaAxis implements MountAxis {
   /** Contact lost: the move in progress ends, the state stays as last known, and moves are refused until re-init. */
   private lose(reason: string): void {
     const wasReady = this.ready;
+    this.freeze();
     this.ready = false;
     this.session++;
-    this.freeze();
     this.wake?.();
     this.settle({ arrived: false, reason });
     for (const w of this.stopWaiters.splice(0)) w.reject(this.disconnectedError());
@@ -397,7 +401,8 @@ export class SyntaAxis implements MountAxis {
         this.changed.emit();
         pause = this.movingPollMs;
       }
-      if (pause > 0 && live()) await this.sleep(pause);
+      // A new intent that arrived during the poll is applied at once.
+      if (pause > 0 && live() && this.applied === this.gen) await this.sleep(pause);
     }
   }
 
@@ -412,11 +417,7 @@ export class SyntaAxis implements MountAxis {
     try {
       switch (intent.kind) {
         case "stop":
-          if (this.board.running) {
-            await this.brake();
-            this.checkCurrent(gen);
-          }
-          this.setMode(this.board.running ? "stopping" : "idle");
+          await this.brakeIfRunning(gen);
           break;
         case "halt":
           // The instant stop went out when halt() was called; the next poll confirms it.
@@ -447,52 +448,50 @@ export class SyntaAxis implements MountAxis {
     if (!(await this.ensureStopped(gen))) return;
     const from = this.anchor.steps;
     const delta = target - from;
+    this.lastStart = null;
     // Already there: nothing to send; the next poll sees the motor still on the target and resolves the move.
     if (delta === 0) return;
     const distance = Math.abs(delta);
     const fast = distance > LOW_SPEED_GOTO_MAX_STEPS;
     const backward = delta < 0;
-    await this.step(gen, "G", `${fast ? 0 : 2}${backward ? 1 : 0}`);
-    Object.assign(this.board, { slewMode: false, highSpeed: fast, backward });
     const period = fast ? MIN_PERIOD : LOW_SPEED_GOTO_PERIOD;
-    await this.step(gen, "I", encodeU24(period));
-    this.board.period = period;
+    await this.step(gen, "G", `${fast ? 0 : 2}${backward ? 1 : 0}`, () => Object.assign(this.board, { slewMode: false, highSpeed: fast, backward }));
+    await this.step(gen, "I", encodeU24(period), () => (this.board.period = period));
     await this.step(gen, "H", encodeU24(distance));
     await this.step(gen, "M", encodeU24(Math.min(fast ? 3200 : 200, Math.floor(distance / 10))));
-    await this.step(gen, "J");
-    this.board.running = true;
-    this.slewSteps = 0;
+    await this.step(gen, "J", "", () => {
+      this.board.running = true;
+      this.slewSteps = 0;
+      this.lastStart = { steps: from, at: now() };
+    });
   }
 
   private async slew(gen: number, rate: number): Promise<void> {
     const plan = this.plan(rate);
-    if (!plan) {
-      if (this.board.running) {
-        await this.brake();
-        this.checkCurrent(gen);
-      }
-      this.setMode(this.board.running ? "stopping" : "idle");
-      return;
-    }
+    if (!plan) return this.brakeIfRunning(gen);
     const b = this.board;
     // Same direction, low speed, already slewing: a new period is enough (INDI will not re-time a running
     // high-speed slew, so that one restarts like a direction change).
     if (b.running && !b.braking && b.slewMode && !b.highSpeed && !plan.highSpeed && b.backward === plan.backward) {
       if (b.period !== plan.period) {
-        await this.step(gen, "I", encodeU24(plan.period));
-        b.period = plan.period;
-        this.reanchor(plan.stepsPerS);
+        await this.step(gen, "I", encodeU24(plan.period), () => {
+          b.period = plan.period;
+          this.reanchor(plan.stepsPerS);
+        });
       }
       return;
     }
     if (!(await this.ensureStopped(gen))) return;
-    await this.step(gen, "G", `${plan.highSpeed ? 3 : 1}${plan.backward ? 1 : 0}`);
-    Object.assign(b, { slewMode: true, highSpeed: plan.highSpeed, backward: plan.backward });
-    await this.step(gen, "I", encodeU24(plan.period));
-    b.period = plan.period;
-    await this.step(gen, "J");
-    b.running = true;
-    this.reanchor(plan.stepsPerS);
+    await this.step(gen, "G", `${plan.highSpeed ? 3 : 1}${plan.backward ? 1 : 0}`, () =>
+      Object.assign(b, { slewMode: true, highSpeed: plan.highSpeed, backward: plan.backward }),
+    );
+    await this.step(gen, "I", encodeU24(plan.period), () => (b.period = plan.period));
+    const from = this.anchor.steps;
+    await this.step(gen, "J", "", () => {
+      b.running = true;
+      this.reanchor(plan.stepsPerS);
+      this.lastStart = { steps: from, at: now() };
+    });
   }
 
   /** Step period for a rate: I = b·360/(CPR·|rate|), in high-speed mode × g; null = too slow to move (stop). */
@@ -526,6 +525,17 @@ export class SyntaAxis implements MountAxis {
     }
   }
 
+  /** For a stop: reads the motor (the model may be a poll old) and brakes it if it runs. */
+  private async brakeIfRunning(gen: number): Promise<void> {
+    const st = await this.readState();
+    this.checkCurrent(gen);
+    if (st.running) {
+      await this.brake();
+      this.checkCurrent(gen);
+    }
+    this.setMode(st.running ? "stopping" : "idle");
+  }
+
   private async brake(): Promise<void> {
     await this.ask("K");
     this.board.braking = true;
@@ -537,7 +547,10 @@ export class SyntaAxis implements MountAxis {
     // A newer intent arrived while polling: this reading says nothing about it.
     if (this.applied !== this.gen) return;
     const intent = this.intent;
-    if (intent.kind === "move") {
+    const s = this.lastStart;
+    if (!st.running && s && this.anchor.steps === s.steps && now() - s.at < START_GRACE_MS) {
+      // Not started yet, or not for long enough to tell.
+    } else if (intent.kind === "move") {
       if (!st.running) this.finishMove(intent.targetSteps);
     } else if (intent.kind === "track" && intent.rate !== 0) {
       if (!st.running) {
@@ -611,9 +624,10 @@ export class SyntaAxis implements MountAxis {
   }
 
   /** A command of the sequence applying intent `gen`: never written once a newer intent exists, and the sequence
-   * stops after it if one arrived meanwhile. */
-  private async step(gen: number, cmd: string, data = ""): Promise<string> {
+   * stops after it if one arrived meanwhile. `done` records in the model what the board now does, even then. */
+  private async step(gen: number, cmd: string, data = "", done?: () => void): Promise<string> {
     const reply = await this.client.request(cmd, this.ch, data, { wanted: () => this.gen === gen });
+    done?.();
     this.checkCurrent(gen);
     return reply;
   }

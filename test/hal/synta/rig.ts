@@ -3,14 +3,16 @@
 import type { HalLog } from "../../../hal/log";
 import { SyntaBoard, type ReceivedCommand, type SyntaBoardOptions } from "../../../hal/sim/synta-board";
 import type { ByteDuplex } from "../../../hal/serial/duplex";
-import type { Signal } from "../../../hal/signal";
 import { SyntaAxis, type SyntaAxisOptions } from "../../../hal/synta/axis";
 import { SyntaClient } from "../../../hal/synta/client";
 
 export const SIDEREAL_DEG_S = 360 / 86164.0989;
 
+/** Anything that announces events (a Signal of any payload). */
+type Emitter = { on(listener: () => void): () => void };
+
 /** Resolves once `ready()` holds, re-checked at every emission of the signals; rejects after `ms`. */
-export function until<T>(signals: Signal<T> | Signal<T>[], ready: () => boolean, ms = 5000, what = "condition"): Promise<void> {
+export function until(signals: Emitter | Emitter[], ready: () => boolean, ms = 5000, what = "condition"): Promise<void> {
   const list = Array.isArray(signals) ? signals : [signals];
   return new Promise((resolve, reject) => {
     const offs: (() => void)[] = [];
