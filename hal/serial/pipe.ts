@@ -18,10 +18,11 @@ export class PipeEnd implements ByteDuplex {
 
   write(bytes: Uint8Array): void {
     if (!this.connected) throw new DeviceError("disconnected", this.name, `${this.name} is disconnected`);
-    // Delivered asynchronously, like bytes from a real file descriptor: a reply never re-enters its writer.
+    // Delivered on a later turn of the event loop, like bytes from a real file descriptor: a reply never re-enters
+    // its writer, and a request/reply loop cannot starve timers and sockets the way a microtask chain would.
     const copy = bytes.slice();
     const peer = this.peer;
-    queueMicrotask(() => {
+    setImmediate(() => {
       if (peer.connected) peer.data.emit(copy);
     });
   }

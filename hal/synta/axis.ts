@@ -381,6 +381,7 @@ export class SyntaAxis implements MountAxis {
     const live = () => this.session === session && !this.closed;
     while (live()) {
       let pause = 0;
+      const gen = this.gen;
       try {
         if (this.applied !== this.gen) await this.apply();
         else {
@@ -402,7 +403,7 @@ export class SyntaAxis implements MountAxis {
         pause = this.movingPollMs;
       }
       // A new intent that arrived during the poll is applied at once.
-      if (pause > 0 && live() && this.applied === this.gen) await this.sleep(pause);
+      if (pause > 0 && live() && this.gen === gen) await this.sleep(pause);
     }
   }
 
@@ -553,10 +554,13 @@ export class SyntaAxis implements MountAxis {
     } else if (intent.kind === "move") {
       if (!st.running) this.finishMove(intent.targetSteps);
     } else if (intent.kind === "track" && intent.rate !== 0) {
-      if (!st.running) {
+      // A rate too slow for the step timer leaves the motor still on purpose: that is tracking too.
+      if (st.running || !this.plan(intent.rate)) this.setMode("tracking");
+      else {
         this.log.warn({ device: this.device }, "the motor stopped while tracking: restarting it");
-        this.gen++;
-      } else this.setMode("tracking");
+        // Re-applied after the poll pause: a board that keeps stopping is not hammered with restarts.
+        this.applied = -1;
+      }
     } else if (!st.running) {
       this.setMode("idle");
     } else if (intent.kind === "halt") {

@@ -14,7 +14,13 @@ function rig(opts: Partial<MoonliteDeviceOptions> = {}) {
   const client = new MoonliteClient(host, { timeoutMs: 50, retries: 0 });
   const gp = async () => decodePosition(await client.query("GP"));
   const moving = async () => (await client.query("GI")) === "01";
-  return { device, host, end, client, gp, moving, advance: (ms: number) => (t += ms) };
+  // The pipe delivers on the next turn of the event loop: let the commands sent so far arrive, then wind the clock.
+  const delivered = () => new Promise((r) => setImmediate(r));
+  const advance = async (ms: number) => {
+    await delivered();
+    t += ms;
+  };
+  return { device, host, end, client, gp, moving, advance, delivered };
 }
 
 describe("MoonliteDevice", () => {
@@ -36,21 +42,21 @@ describe("MoonliteDevice", () => {
     expect(await gp()).toBe(1000); // SN alone does not move
     await client.send("FG");
     expect(await moving()).toBe(true);
-    advance(1000);
+    await advance(1000);
     expect(await gp()).toBe(1100);
-    advance(2555);
+    await advance(2555);
     expect(await gp()).toBe(1355);
     expect(await moving()).toBe(true);
-    advance(10_000);
+    await advance(10_000);
     expect(await gp()).toBe(1500);
     expect(await moving()).toBe(false);
     expect(device.position()).toBe(1500);
     // And back down, exactly.
     await client.send(`SN${encodePosition(3)}`);
     await client.send("FG");
-    advance(1000);
+    await advance(1000);
     expect(await gp()).toBe(1400);
-    advance(100_000);
+    await advance(100_000);
     expect(await gp()).toBe(3);
     client.close();
   });
@@ -59,16 +65,16 @@ describe("MoonliteDevice", () => {
     const { client, gp, moving, advance } = rig();
     await client.send("SN0000");
     await client.send("FG");
-    advance(2000);
+    await advance(2000);
     await client.send("FQ");
     expect(await moving()).toBe(false);
-    advance(5000);
+    await advance(5000);
     expect(await gp()).toBe(800);
     await client.send("FG"); // the target register still holds 0
-    advance(1000);
+    await advance(1000);
     await client.send(`SP${encodePosition(5000)}`);
     expect(await moving()).toBe(false);
-    advance(5000);
+    await advance(5000);
     expect(await gp()).toBe(5000);
     client.close();
   });
@@ -79,10 +85,10 @@ describe("MoonliteDevice", () => {
     expect(await client.query("GD")).toBe("04");
     await client.send(`SN${encodePosition(2000)}`);
     await client.send("FG");
-    advance(1000);
+    await advance(1000);
     expect(await gp()).toBe(1050);
     await client.send("SD20");
-    advance(1600);
+    await advance(1600);
     expect(await gp()).toBe(1060);
     await client.send("SH");
     expect(await client.query("GH")).toBe("FF");
@@ -95,7 +101,7 @@ describe("MoonliteDevice", () => {
     const { client, gp, moving, advance } = rig({ maxStep: 1200 });
     await client.send(`SN${encodePosition(0xffff)}`);
     await client.send("FG");
-    advance(60_000);
+    await advance(60_000);
     expect(await gp()).toBe(1200);
     expect(await moving()).toBe(false);
     client.close();
@@ -109,7 +115,7 @@ describe("MoonliteDevice", () => {
     expect(await gt()).toBe(14.5);
     await client.send("C");
     expect(await gt()).toBe(14.5);
-    advance(150);
+    await advance(150);
     expect(await gt()).toBe(-3);
     client.close();
   });
@@ -124,23 +130,25 @@ describe("MoonliteDevice", () => {
   });
 
   test("a muted controller answers nothing and acts on nothing until unmuted", async () => {
-    const { client, device, gp, advance } = rig();
+    const { client, device, gp, advance, delivered } = rig();
     device.mute(true);
     await expect(client.query("GP")).rejects.toMatchObject({ kind: "fault" });
     await client.send("SN0000");
     await client.send("FG");
+    await delivered();
     device.mute(false);
-    advance(1000);
+    await advance(1000);
     expect(await gp()).toBe(1000);
     client.close();
   });
 
   test("keeps its state across a severed cable", async () => {
-    const { client, host, gp, advance } = rig();
+    const { client, host, gp, advance, delivered } = rig();
     await client.send(`SN${encodePosition(1100)}`);
     await client.send("FG");
+    await delivered();
     host.sever();
-    advance(500);
+    await advance(500);
     host.restore();
     expect(await gp()).toBe(1050);
     client.close();

@@ -175,13 +175,42 @@ describe("SyntaAxis", () => {
     axis.track(-SIDEREAL_DEG_S * 2);
     await rec.next("J", "1", mark);
     expect(rec.motion(mark)).toEqual(["K", "G11", expect.stringMatching(/^I/), "J"]);
-    await until(board.motion, () => board.stepsPerSecond(1) < 0, 1000, "backward motion");
+    await until([board.motion, axis.changed], () => board.stepsPerSecond(1) < 0 && axis.status().rate < 0, 1000, "backward motion");
     expect(axis.status()).toMatchObject({ state: "tracking" });
     expect(axis.status().rate).toBeCloseTo(-SIDEREAL_DEG_S * 2, 6);
     // Rate 0 stops.
     axis.track(0);
     await until(axis.changed, () => axis.status().state === "idle", 3000, "idle");
     expect(board.moving(1)).toBe(false);
+  });
+
+  test("a rate too slow for the step timer leaves the motor still and the axis tracking, without restart loops", async () => {
+    const { axis, board, rec, log } = await ready({ axis: { idlePollMs: 20 } });
+    const mark = rec.mark();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    axis.track(1e-8); // the period would exceed the 24-bit timer register
+    await Bun.sleep(300);
+    clearInterval(ticker);
+    expect(axis.status().state).toBe("tracking");
+    expect(board.moving(1)).toBe(false);
+    expect(rec.motion(mark)).toEqual([]);
+    expect(log.lines.filter((l) => l.includes("restarting"))).toEqual([]);
+    // Polls at the idle pace (f and j every 20 ms), and timers still run: nothing spins on the event loop.
+    expect(rec.since(mark).filter((c) => c.cmd === "f").length).toBeLessThan(40);
+    expect(ticks).toBeGreaterThan(10);
+  });
+
+  test("a motor stopped behind the driver's back while tracking is restarted once, after a poll pause", async () => {
+    const { axis, board, rec, client, log } = await ready({ axis: { idlePollMs: 50 } });
+    axis.track(SIDEREAL_DEG_S);
+    await rec.next("J");
+    const mark = rec.mark();
+    await client.urgent("L", "1");
+    await rec.next("J", "1", mark);
+    expect(board.moving(1)).toBe(true);
+    expect(log.lines.filter((l) => l.includes("restarting"))).toHaveLength(1);
+    expect(rec.motion(mark).filter((c) => c === "J")).toHaveLength(1);
   });
 
   test("a fast slew above 128× sidereal uses the high-speed mode", async () => {

@@ -71,6 +71,7 @@ describe("createSyntaMount", () => {
     const { synta, board } = rig();
     await synta.init();
     synta.close();
+    await new Promise((r) => setImmediate(r)); // what was written before close still arrives
     let after = 0;
     board.received.on(() => after++);
     await Bun.sleep(1200);
