@@ -70,6 +70,11 @@ export interface Devices {
   rotator: Rotator;
   /** The limit switches of the mount's axes (the mount's axes are already behind them). */
   limits: LimitGuard;
+  /** The GPIO chips the limit switches are on (a simulated one for the switches without a `chip`). */
+  chips: GpioChip[];
+  /** Settles once every serial device has finished its first initialisation, answered or not (one that did not
+   * keeps retrying and shows as disconnected): until then its snapshot says nothing useful. */
+  ready: Promise<void>;
   /** Closes ports, GPIO requests and simulator timers (after the SkyNode has stopped everything). */
   close(): Promise<void>;
 }
@@ -82,14 +87,15 @@ const HOME = { ra: 0, dec: 90 };
  * the optics see through `scene`, which the SkyNode provides. */
 export function createDevices(config: DevicesConfig, scene: SkyScene, log: HalLog): Devices {
   const closers: (() => unknown)[] = [];
-  const { axes, probes } = createMountAxes(config, log, closers);
+  const inits: Promise<void>[] = [];
+  const { axes, probes } = createMountAxes(config, log, closers, inits);
   const banks = openLimitBanks(config.limits, log);
   const limits = new LimitGuard(banks, axes, log);
   for (const { chip, switches } of banks) {
     if (chip instanceof SimGpioChip && probes) closers.push(wireSimLimits(chip, probes, switches));
   }
   closers.push(() => limits.release(), ...banks.map(({ chip }) => () => chip.close()));
-  const focuser = createFocuser(config, log, closers);
+  const focuser = createFocuser(config, log, closers, inits);
   const camera = createCamera(config, scene);
   closers.push(() => camera.close());
   const r = config.rotator;
@@ -100,13 +106,20 @@ export function createDevices(config: DevicesConfig, scene: SkyScene, log: HalLo
     filterWheel: new SimFilterWheel(Math.max(...config.filter_wheel.filters.map((x) => x.slot)), config.filter_wheel.seconds_per_slot),
     camera,
     limits,
+    chips: banks.map((b) => b.chip),
+    ready: Promise.allSettled(inits).then(() => {}),
     async close() {
       for (const close of closers.splice(0).reverse()) await close();
     },
   };
 }
 
-function createMountAxes(config: DevicesConfig, log: HalLog, closers: (() => unknown)[]): { axes: { ra: MountAxis; dec: MountAxis }; probes: { ra: AxisProbe; dec: AxisProbe } | null } {
+function createMountAxes(
+  config: DevicesConfig,
+  log: HalLog,
+  closers: (() => unknown)[],
+  inits: Promise<void>[],
+): { axes: { ra: MountAxis; dec: MountAxis }; probes: { ra: AxisProbe; dec: AxisProbe } | null } {
   const m = config.mount;
   // The hour-angle axis' hard range lies 15° beyond the software limit the SkyNode enforces.
   const ranges = { ra: { min: -m.ha_limit_deg - 15, max: m.ha_limit_deg + 15 }, dec: { min: -90, max: 90 } };
@@ -135,7 +148,7 @@ function createMountAxes(config: DevicesConfig, log: HalLog, closers: (() => unk
     retries: m.retries,
     log,
   });
-  void synta.init().catch((err: Error) => log.warn({ err: err.message }, "mount not ready yet; it is initialised when it answers"));
+  inits.push(synta.init().catch((err: Error) => log.warn({ err: err.message }, "mount not ready yet; it is initialised when it answers")));
   closers.push(() => synta.close(), () => link.close());
   const b: SyntaBoard | null = board;
   return { axes: { ra: synta.mount.ra, dec: synta.mount.dec }, probes: b ? syntaProbes(b, m) : null };
@@ -165,7 +178,7 @@ function openLimitBanks(switches: DevicesConfig["limits"], log: HalLog): { chip:
   });
 }
 
-function createFocuser(config: DevicesConfig, log: HalLog, closers: (() => unknown)[]): Focuser {
+function createFocuser(config: DevicesConfig, log: HalLog, closers: (() => unknown)[], inits: Promise<void>[]): Focuser {
   const f = config.focuser;
   if (f.driver === "sim") {
     return new SimFocuser({ position: f.sim_position_um, min: f.min_um, max: f.max_um, speed: f.speed_um_s, accel: f.accel_um_s2, step: f.step_um });
@@ -174,7 +187,7 @@ function createFocuser(config: DevicesConfig, log: HalLog, closers: (() => unkno
     new MoonliteDevice({ position: Math.round(f.sim_position_um / f.step_um), stepsPerS: f.speed_um_s / f.step_um }).attach(deviceEnd);
   });
   const focuser = new MoonliteFocuser(link, { stepUm: f.step_um, minUm: f.min_um, maxUm: f.max_um, speedUmS: f.speed_um_s, timeoutMs: f.timeout_ms, retries: f.retries, log });
-  void focuser.init().catch((err: Error) => log.warn({ err: err.message }, "focuser not ready yet; it is initialised when it answers"));
+  inits.push(focuser.init().catch((err: Error) => log.warn({ err: err.message }, "focuser not ready yet; it is initialised when it answers")));
   closers.push(() => focuser.close(), () => link.close());
   return focuser;
 }

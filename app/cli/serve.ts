@@ -7,6 +7,8 @@ import { openDatabase } from "../store/database";
 import { Journal } from "../store/journal";
 import { issueToken } from "../auth/principal";
 
+const DEVICES_READY_WAIT_MS = 5000;
+
 export interface ServeOptions {
   host: string;
   port: number;
@@ -64,6 +66,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const server = app.server!;
   hub.bindServer(server);
   if (node) {
+    // The SkyNode's first snapshots should say what the devices are: the serial devices get their first
+    // initialisation first (bounded, so that a dead device only delays the SkyNode, never the web UI for long).
+    await Promise.race([node.telescope.devices.ready, Bun.sleep(DEVICES_READY_WAIT_MS)]);
     const host = !server.hostname || server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
     node.start(`ws://${host.includes(":") ? `[${host}]` : host}:${server.port}`);
   }
