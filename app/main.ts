@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from "./config/load";
 
 const USAGE = `usage:
   skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub]
-  skynode simulate [--mount PATH] [--focuser PATH] [--baud 115200]   (device simulators on ptys; needs socat)
+  skynode simulate [--mount PATH] [--focuser PATH] [--baud 115200] [--config FILE] [--trace]   (device simulators on ptys; needs socat)
   skynode token issue --sub NAME --role viewer|operator|owner|skynode|admin [--telescope UID]... [--ttl 1h] [--data DIR]`;
 
 function fail(message: string): never {
@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === "simulate") {
     const { values } = parseArgs({
       args: rest,
-      options: { mount: { type: "string" }, focuser: { type: "string" }, baud: { type: "string" }, config: { type: "string" } },
+      options: { mount: { type: "string" }, focuser: { type: "string" }, baud: { type: "string" }, config: { type: "string" }, trace: { type: "boolean" } },
       strict: true,
     });
     const config = await loadConfig(values.config ?? env.SKYNODE_CONFIG);
@@ -62,6 +62,7 @@ async function main(argv: string[]): Promise<void> {
       accelDegS2: config.mount.accel_deg_s2,
       focuserStartStep: Math.round(config.focuser.sim_position_um / config.focuser.step_um),
       focuserStepsPerS: config.focuser.speed_um_s / config.focuser.step_um,
+      trace: values.trace ?? false,
     });
     return;
   }

@@ -10,6 +10,7 @@ import type { Mount, MountAxis } from "./mount";
 import type { Rotator } from "./rotator";
 import type { ByteDuplex } from "./serial/duplex";
 import { openLink, type LinkConfig } from "./serial/open-link";
+import { SerialPort } from "./serial/port";
 import { SimCamera, type SkyScene } from "./sim/camera";
 import { SimFilterWheel } from "./sim/filter-wheel";
 import { SimFocuser } from "./sim/focuser";
@@ -148,7 +149,7 @@ function createMountAxes(
     retries: m.retries,
     log,
   });
-  inits.push(synta.init().catch((err: Error) => log.warn({ err: err.message }, "mount not ready yet; it is initialised when it answers")));
+  inits.push(firstOpen(link, m.timeout_ms).then(() => synta.init()).catch((err: Error) => log.warn({ err: err.message }, "mount not ready yet; it is initialised when it answers")));
   closers.push(() => synta.close(), () => link.close());
   const b: SyntaBoard | null = board;
   return { axes: { ra: synta.mount.ra, dec: synta.mount.dec }, probes: b ? syntaProbes(b, m) : null };
@@ -162,6 +163,12 @@ function syntaProbes(board: SyntaBoard, m: DevicesConfig["mount"]): { ra: AxisPr
     motion: board.motion,
   });
   return { ra: probe(1, HOME.ra, m.ra_reverse), dec: probe(2, HOME.dec, m.dec_reverse) };
+}
+
+/** A serial port opens asynchronously: the first initialisation waits for it (briefly: a device absent at start-up
+ * is initialised whenever it appears). */
+function firstOpen(link: ByteDuplex, timeoutMs: number): Promise<void> {
+  return link instanceof SerialPort ? link.whenConnected(timeoutMs).catch(() => {}) : Promise.resolve();
 }
 
 /** One GPIO chip per distinct `chip` of the switches; the switches without one share a simulated chip. */
@@ -187,7 +194,7 @@ function createFocuser(config: DevicesConfig, log: HalLog, closers: (() => unkno
     new MoonliteDevice({ position: Math.round(f.sim_position_um / f.step_um), stepsPerS: f.speed_um_s / f.step_um }).attach(deviceEnd);
   });
   const focuser = new MoonliteFocuser(link, { stepUm: f.step_um, minUm: f.min_um, maxUm: f.max_um, speedUmS: f.speed_um_s, timeoutMs: f.timeout_ms, retries: f.retries, log });
-  inits.push(focuser.init().catch((err: Error) => log.warn({ err: err.message }, "focuser not ready yet; it is initialised when it answers")));
+  inits.push(firstOpen(link, f.timeout_ms).then(() => focuser.init()).catch((err: Error) => log.warn({ err: err.message }, "focuser not ready yet; it is initialised when it answers")));
   closers.push(() => focuser.close(), () => link.close());
   return focuser;
 }

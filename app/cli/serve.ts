@@ -6,6 +6,8 @@ import { createApp } from "../server/app";
 import { openDatabase } from "../store/database";
 import { Journal } from "../store/journal";
 import { issueToken } from "../auth/principal";
+import type { Logger } from "pino";
+import type { SkyNode } from "../node/skynode";
 
 const DEVICES_READY_WAIT_MS = 5000;
 
@@ -17,8 +19,19 @@ export interface ServeOptions {
   config: Config;
 }
 
-/** Starts the server and resolves once it listens; SIGTERM/SIGINT close it cleanly and exit 0. */
-export async function serve(opts: ServeOptions): Promise<void> {
+/** A running server: what `serve` and the in-process benchmarks hold on to. */
+export interface Running {
+  hub: Hub;
+  node: SkyNode | undefined;
+  server: NonNullable<ReturnType<typeof createApp>["server"]>;
+  log: Logger;
+  /** Stops the SkyNode (its devices safe), the hub and the listener, and closes the database. */
+  stop(): Promise<void>;
+}
+
+/** Starts the server (and, in the appliance role, its SkyNode once the devices had their first initialisation) and
+ * resolves once it listens. */
+export async function startServer(opts: ServeOptions): Promise<Running> {
   const log = createLogger();
   const db = openDatabase(opts.dataDir, opts.config.store.busy_timeout_ms);
   const journal = new Journal(db);
@@ -46,22 +59,6 @@ export async function serve(opts: ServeOptions): Promise<void> {
     role: opts.role,
     telescopeUid: opts.role === "appliance" ? opts.config.telescope.uid : undefined,
   });
-  // Handlers go in before `listening on` is printed: whoever reads that line may SIGTERM at once.
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    await node?.stop();
-    hub.stop();
-    await app.stop(true);
-    db.close();
-    log.flush();
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-
   app.listen({ hostname: opts.host, port: opts.port });
   const server = app.server!;
   hub.bindServer(server);
@@ -72,6 +69,38 @@ export async function serve(opts: ServeOptions): Promise<void> {
     const host = !server.hostname || server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
     node.start(`ws://${host.includes(":") ? `[${host}]` : host}:${server.port}`);
   }
+  return {
+    hub,
+    node,
+    server,
+    log,
+    async stop() {
+      await node?.stop();
+      hub.stop();
+      await app.stop(true);
+      db.close();
+    },
+  };
+}
+
+/** `skynode serve`: starts the server and prints `listening on` once it listens; SIGTERM/SIGINT close it cleanly
+ * and exit 0. */
+export async function serve(opts: ServeOptions): Promise<void> {
+  const started = startServer(opts);
+  let stopping = false;
+  // Handlers go in before `listening on` is printed: whoever reads that line may SIGTERM at once.
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const running = await started;
+    running.log.info({ signal }, "shutting down");
+    await running.stop();
+    running.log.flush();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  const { server, log } = await started;
   log.info({ host: server.hostname, port: server.port, role: opts.role, data: opts.dataDir }, "listening");
   console.log(`listening on http://${server.hostname}:${server.port}`);
   // Module loading and schema building leave garbage behind: collect it now so idle RSS starts low.

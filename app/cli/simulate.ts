@@ -14,13 +14,16 @@ export interface SimulateOptions {
   accelDegS2: number;
   focuserStartStep: number;
   focuserStepsPerS: number;
+  /** Print every command the motor board receives, as a JSON line with its wall-clock arrival time in ms. */
+  trace?: boolean;
 }
 
 /** Development tool: serves the Synta motor board and the Moonlite focuser simulators on pseudo-terminals, so the
  * appliance drives them through its serial ports exactly as it drives real devices. socat makes each pty pair:
  * the appliance opens `PATH`, the simulator opens `PATH.device`. Runs until SIGINT/SIGTERM. */
 export async function simulate(opts: SimulateOptions): Promise<void> {
-  const log = pino({ level: "info" });
+  // Logs on stderr: stdout carries the ready line and the trace.
+  const log = pino({ level: "info" }, pino.destination(2));
   if (!Bun.which("socat")) throw new Error("simulate needs socat (install with: sudo apt-get install -y socat)");
   const procs: ReturnType<typeof Bun.spawn>[] = [];
   const ports: ByteDuplex[] = [];
@@ -41,6 +44,8 @@ export async function simulate(opts: SimulateOptions): Promise<void> {
   };
   if (opts.mount) {
     const board = new SyntaBoard({ slewRateDegS: opts.slewRateDegS, accelDegS2: opts.accelDegS2 });
+    // Arrival times on the wall clock (ms, sub-ms resolution), comparable with other processes' on this machine.
+    if (opts.trace) board.received.on((c) => console.log(JSON.stringify({ t: performance.timeOrigin + c.at, device: "mount", cmd: c.cmd, axis: c.axis, data: c.data })));
     await serve(opts.mount, (link) => board.attach(link), "Synta motor board");
   }
   if (opts.focuser) {
