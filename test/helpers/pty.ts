@@ -11,10 +11,14 @@ export class PtyPair {
   private constructor(
     readonly a: string,
     readonly b: string,
+    /** The directory this pair made for its links (removed by close()), if it made one. */
+    private readonly ownDir: string | null,
   ) {}
 
-  static async open(dir = mkdtempSync(join(tmpdir(), "skynode-pty-"))): Promise<PtyPair> {
-    const pair = new PtyPair(join(dir, "a"), join(dir, "b"));
+  static async open(dir?: string): Promise<PtyPair> {
+    const own = dir ? null : mkdtempSync(join(tmpdir(), "skynode-pty-"));
+    const base = dir ?? own!;
+    const pair = new PtyPair(join(base, "a"), join(base, "b"), own);
     await pair.restart();
     return pair;
   }
@@ -58,5 +62,11 @@ export class PtyPair {
     await proc.exited;
     // SIGKILL leaves socat's links pointing at freed /dev/pts numbers, which another test may reuse: remove them.
     for (const link of [this.a, this.b]) rmSync(link, { force: true });
+  }
+
+  /** For good: stop(), and remove the directory open() made for the links. */
+  async close(): Promise<void> {
+    await this.stop();
+    if (this.ownDir) rmSync(this.ownDir, { recursive: true, force: true });
   }
 }

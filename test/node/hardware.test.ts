@@ -90,7 +90,7 @@ describe("the mount's serial device vanishing and coming back", () => {
     op?.close();
     expect(await server.stop()).toBe(0);
     await boardPort.close();
-    await pair.stop();
+    await pair.close();
   });
 
   test("unplugged mid-slew: the slew fails saying why, the mount shows disconnected, commands are refused; replugged: it works again", async () => {

@@ -33,7 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   focuser?.close();
   await Promise.all([hostPort?.close(), devicePort?.close()]);
-  await pair?.stop(); // kills socat by its pid
+  await pair?.close(); // kills socat by its pid
 });
 
 /** Resolves once `ok()` holds, re-checking on every change; fails after `ms`. */

@@ -19,7 +19,7 @@ const probes: number[] = [];
 afterEach(async () => {
   for (const port of ports.splice(0)) await port.close();
   for (const fd of probes.splice(0)) closeSync(fd);
-  for (const pair of pairs.splice(0)) await pair.stop();
+  for (const pair of pairs.splice(0)) await pair.close();
 });
 
 async function ptyPair(dir?: string): Promise<PtyPair> {

@@ -26,7 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   rig?.close();
   await Promise.all([hostPort?.close(), boardPort?.close()]);
-  await pair?.stop(); // kills socat by its pid
+  await pair?.close(); // kills socat by its pid
 });
 
 describe("SyntaAxis over a pty pair", () => {
