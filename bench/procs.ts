@@ -82,3 +82,34 @@ export function machineBusySeconds(): number {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const r1 = (x: number) => Math.round(x * 10) / 10;
 export const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Splits a child's stdout into lines; `next()` resolves with the next one (or null at EOF), with a timeout. */
+export function lines(proc: Proc, what: string) {
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  let eof = false;
+  return async function next(timeoutMs: number): Promise<string | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        return line;
+      }
+      if (eof) return null;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${what}: no output within ${timeoutMs} ms`);
+      let timer: Timer | undefined;
+      const r = await Promise.race([
+        reader.read(),
+        new Promise<"timeout">((res) => (timer = setTimeout(() => res("timeout"), left))),
+      ]);
+      clearTimeout(timer);
+      if (r === "timeout") throw new Error(`${what}: no output within ${timeoutMs} ms`);
+      if (r.done) eof = true;
+      else buf += decoder.decode(r.value, { stream: true });
+    }
+  };
+}

@@ -2,14 +2,15 @@
 // and the skynode hub, each round with a fresh server process and a fresh load process (bench/fanout-client.ts),
 // and writes bench/results/fanout.json (best round's deliveries/s, medians of the rest, every round's figures).
 // Dev knobs: BENCH_ROUNDS, BENCH_SUBSCRIBERS, BENCH_WINDOW, BENCH_BATCH, BENCH_ONLY=bare|skynode (rounds only, no file).
-// Then runs bench/skynode.ts (the built-in SkyNode's costs, bench/results/skynode.json) as a child, unless BENCH_ONLY.
+// Then runs bench/skynode.ts (the built-in SkyNode's costs, bench/results/skynode.json) and bench/limits.ts (limit switch
+// edge -> instant stop latency, bench/results/limits.json) as children, one after the other, unless BENCH_ONLY.
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
 import { loadSigningKey } from "../app/auth/signing-key";
 import type { ClientConfig, ClientResult } from "./fanout-client";
-import { cleanup, cpuSeconds, drainStderr, guard, machineBusySeconds, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, tempDirs, type Proc } from "./procs";
+import { cleanup, cpuSeconds, drainStderr, guard, lines, machineBusySeconds, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, tempDirs, type Proc } from "./procs";
 
 const ROUNDS_EACH = Number(process.env.BENCH_ROUNDS ?? 3);
 const KINDS = (process.env.BENCH_ONLY ? [process.env.BENCH_ONLY] : ["bare", "skynode"]) as ("bare" | "skynode")[];
@@ -27,43 +28,12 @@ const PARAMS = {
 };
 const GOALS = { ratio_min: 0.7, rss_idle_max_mb: 60, rss_loaded_max_mb: 100 };
 
-/** bench/skynode.ts while it runs: stopped with SIGTERM, so that it kills its own servers and removes its dirs. */
-let skynodeBench: Proc | null = null;
+/** The later part running (bench/skynode.ts or bench/limits.ts): stopped with SIGTERM, so that it cleans up after itself. */
+let partBench: Proc | null = null;
 
-onCleanup(() => skynodeBench?.kill("SIGTERM"));
-// Both parts: fan-out ≈ 1 min, bench/skynode.ts ≈ 1 min (its own watchdog: 150 s).
-const watchdog = guard("bench", 280_000);
-
-/** Splits a child's stdout into lines; `next()` resolves with the next one (or null at EOF), with a timeout. */
-function lines(proc: Proc, what: string) {
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buf = "";
-  let eof = false;
-  return async function next(timeoutMs: number): Promise<string | null> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const nl = buf.indexOf("\n");
-      if (nl >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        return line;
-      }
-      if (eof) return null;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${what}: no output within ${timeoutMs} ms`);
-      let timer: Timer | undefined;
-      const r = await Promise.race([
-        reader.read(),
-        new Promise<"timeout">((res) => (timer = setTimeout(() => res("timeout"), left))),
-      ]);
-      clearTimeout(timer);
-      if (r === "timeout") throw new Error(`${what}: no output within ${timeoutMs} ms`);
-      if (r.done) eof = true;
-      else buf += decoder.decode(r.value, { stream: true });
-    }
-  };
-}
+onCleanup(() => partBench?.kill("SIGTERM"));
+// Fan-out ≈ 1 min, bench/skynode.ts ≈ 1 min, bench/limits.ts ≈ 1 min (their own watchdogs: 150 s each).
+const watchdog = guard("bench", 420_000);
 
 interface Server {
   kind: "skynode" | "bare";
@@ -371,19 +341,25 @@ async function main(): Promise<void> {
   );
 }
 
-/** The second part of `bun run bench`: bench/skynode.ts as a child process, its output straight to ours. */
-async function skynodePart(): Promise<number> {
+/** The later parts of `bun run bench` (bench/skynode.ts, bench/limits.ts): each a child process, one after the
+ * other, its output straight to ours. */
+async function part(script: string): Promise<number> {
   console.log("");
-  skynodeBench = Bun.spawn([process.execPath, "bench/skynode.ts"], { cwd: ROOT, stdin: "ignore", stdout: "inherit", stderr: "inherit" });
-  const code = await skynodeBench.exited;
-  skynodeBench = null;
-  if (code !== 0) console.error(`bench: bench/skynode.ts failed (exit code ${code})`);
+  partBench = Bun.spawn([process.execPath, script], { cwd: ROOT, stdin: "ignore", stdout: "inherit", stderr: "inherit" });
+  const code = await partBench.exited;
+  partBench = null;
+  if (code !== 0) console.error(`bench: ${script} failed (exit code ${code})`);
   return code;
 }
 
 try {
   await main();
-  const code = process.env.BENCH_ONLY ? 0 : await skynodePart();
+  let code = 0;
+  if (!process.env.BENCH_ONLY) {
+    for (const script of ["bench/skynode.ts", "bench/limits.ts"]) {
+      if ((await part(script)) !== 0) code = 1;
+    }
+  }
   clearTimeout(watchdog);
   cleanup();
   process.exit(code === 0 ? 0 : 1);

@@ -173,7 +173,7 @@ function firstOpen(link: ByteDuplex, timeoutMs: number): Promise<void> {
 
 /** One GPIO chip per distinct `chip` of the switches; the switches without one share a simulated chip. */
 function openLimitBanks(switches: DevicesConfig["limits"], log: HalLog): { chip: GpioChip; switches: DevicesConfig["limits"] }[] {
-  const groups = Map.groupBy(switches, (s) => s.chip ?? "");
+  const groups = Map.groupBy(switches, (s) => (s.chip === "sim" ? "" : (s.chip ?? "")));
   return [...groups].map(([name, members]) => {
     if (!name) {
       const lines = Math.max(64, ...members.map((l) => l.line + 1));

@@ -4,13 +4,16 @@ import { z } from "zod";
  * Sections are strict so a misspelt key is an error that names it, never a silently ignored setting. */
 /** A serial link to a motor controller. Without `port` the driver talks to its built-in device simulator over an
  * in-memory pipe, so the everyday (and test) path runs the real protocol code. */
+const BAUDS = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400] as const;
 const serial = {
   /** Prefer a stable /dev/serial/by-id/... path: ttyUSB numbers change with plug order. */
   port: z.string().min(1).optional(),
-  baud: z.union([1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400].map((b) => z.literal(b))).default(9600),
-  data_bits: z.union([z.literal(5), z.literal(6), z.literal(7), z.literal(8)]).default(8),
+  baud: z
+    .union(BAUDS.map((b) => z.literal(b)), { error: `not a standard baud rate: one of ${BAUDS.join(", ")}` })
+    .default(9600),
+  data_bits: z.union([z.literal(5), z.literal(6), z.literal(7), z.literal(8)], { error: "one of 5, 6, 7, 8" }).default(8),
   parity: z.enum(["none", "even", "odd"]).default("none"),
-  stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
+  stop_bits: z.union([z.literal(1), z.literal(2)], { error: "1 or 2" }).default(1),
   /** How long to wait for a reply before retrying, and how many tries in all before the command fails. */
   timeout_ms: z.int().min(50).max(30_000).default(1000),
   retries: z.int().min(1).max(10).default(3),
@@ -28,7 +31,8 @@ const LimitSwitch = z
   direction: z.enum(["positive", "negative"]),
   /** The GPIO chip, by label (as `gpiodetect` shows it: "pinctrl-bcm2711" on a Pi 4, "pinctrl-rp1" on a Pi 5) or
    * by path (/dev/gpiochipN); labels are stable across kernels, chip numbers are not. Absent: a simulated chip,
-   * whose switch closes at `sim_at_deg`. */
+   * whose switch closes at `sim_at_deg` on the simulated mount. "sim": that simulated chip named explicitly, which
+   * is allowed with a real mount too (benchmarks drive its lines by software; nothing closes them by itself). */
   chip: z.string().min(1).optional(),
   /** Line offset on the GPIO chip (the BCM GPIO number on a Raspberry Pi). */
   line: z.int().min(0).max(1023),
@@ -185,7 +189,7 @@ export const ConfigSchema = z.strictObject({
     .superRefine((limits, ctx) => {
       const seen = new Map<string, number>();
       limits.forEach((l, i) => {
-        for (const [key, value] of [["name", l.name], ["line", `${l.chip ?? "simulated chip"} line ${l.line}`]] as const) {
+        for (const [key, value] of [["name", l.name], ["line", `${l.chip ?? "sim"} line ${l.line}`]] as const) {
           const k = `${key}:${value}`;
           if (seen.has(k)) ctx.addIssue({ code: "custom", path: [i, key], message: `${key} ${value} is already used by limits[${seen.get(k)}]` });
           else seen.set(k, i);
