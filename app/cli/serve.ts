@@ -21,7 +21,6 @@ export interface ServeOptions {
 
 /** A running server: what `serve` and the in-process benchmarks hold on to. */
 export interface Running {
-  hub: Hub;
   node: SkyNode | undefined;
   server: NonNullable<ReturnType<typeof createApp>["server"]>;
   log: Logger;
@@ -70,7 +69,6 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     node.start(`ws://${host.includes(":") ? `[${host}]` : host}:${server.port}`);
   }
   return {
-    hub,
     node,
     server,
     log,
