@@ -1,4 +1,5 @@
 import type { MoveOutcome, Positioner } from "./motion";
+import type { SharedWire } from "./serial/wire";
 
 /** One mount axis (DESIGN.md §4). For an equatorial mount axis "ra" turns in hour angle (degrees, + = west) and
  * "dec" in declination; positions are the axis' own angle, not a sky coordinate of any epoch. */
@@ -9,6 +10,9 @@ export interface MountAxis extends Positioner {
   /** Stops at once, without decelerating (a limit switch tripped): the stop command is handed to the device
    * before this returns. A move in progress resolves `arrived: false` with `reason`. */
   halt(reason: string): void;
+  /** The instant stop as bytes for another thread to write on the axis' serial line (a limit reflex, see
+   * gpio/chip.ts), or null when the axis is not behind a serial line. */
+  stopReflex?(): { wire: SharedWire; bytes: Uint8Array } | null;
   /** Throws the DeviceError a move to `position` would be refused with now (disconnected, out of range, into a
    * tripped limit), so a caller moving several axes can refuse before any of them starts. */
   checkMove(position: number): void;

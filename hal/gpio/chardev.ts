@@ -3,7 +3,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { GpioChip, GpioInputs, GpioOutputs, InputRequest, LineEdge, OutputRequest } from "./chip";
-import { EventReader } from "./event-reader";
+import { EventReader, type ReaderReflex } from "./event-reader";
 import * as libc from "./libc";
 import {
   decodeChipInfo,
@@ -123,7 +123,8 @@ export class CharDevChip implements GpioChip {
     const watched = request.lines.some((l) => (l.edge ?? "none") !== "none");
     let inputs: CharDevInputs;
     try {
-      inputs = new CharDevInputs(fd, offsets, watched ? `${this.path} lines ${offsets.join(",")}` : null, this.log, () =>
+      const reflexes = (request.reflexes ?? []).map((r) => ({ offset: r.offset, wire: r.wire.buffer, bytes: r.bytes }));
+      inputs = new CharDevInputs(fd, offsets, watched ? `${this.path} lines ${offsets.join(",")}` : null, this.log, reflexes, () =>
         this.requests.delete(inputs),
       );
     } catch (e) {
@@ -199,10 +200,11 @@ class CharDevInputs implements GpioInputs {
     private readonly offsets: number[],
     readerName: string | null,
     log: HalLog,
+    reflexes: ReaderReflex[],
     private readonly onRelease: () => void,
   ) {
     this.fd = fd;
-    this.reader = readerName === null ? null : new EventReader(fd, { name: readerName, log });
+    this.reader = readerName === null ? null : new EventReader(fd, { name: readerName, log, reflexes });
     this.reader?.edges.on((e) => this.edges.emit(e));
   }
 

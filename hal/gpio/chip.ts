@@ -1,3 +1,4 @@
+import type { SharedWire } from "../serial/wire";
 import type { Signal } from "../signal";
 
 /** A GPIO controller (DESIGN.md §4): the Linux character device (uAPI v2) or a simulated chip. Line values are
@@ -16,6 +17,17 @@ export interface InputRequest {
   /** Who holds the lines (shown by `gpioinfo`). */
   consumer: string;
   lines: { offset: number; activeLow?: boolean; bias?: Bias; edge?: Edge; debounceUs?: number }[];
+  /** Commands the chip's reader thread writes itself on a line's rising (logical true) edge, before the edge
+   * reaches the main thread: a limit switch's instant stop that does not wait for the event loop. A simulated chip
+   * delivers edges synchronously on the main thread and ignores them. */
+  reflexes?: Reflex[];
+}
+
+/** On `offset`'s rising edge, write `bytes` on the serial line behind `wire`. */
+export interface Reflex {
+  offset: number;
+  wire: SharedWire;
+  bytes: Uint8Array;
 }
 
 export interface OutputRequest {

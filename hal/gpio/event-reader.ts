@@ -25,6 +25,14 @@ export interface ReaderInit {
   fd: number;
   wakeFd: number;
   state: SharedArrayBuffer;
+  reflexes: ReaderReflex[];
+}
+
+/** A reflex as the reader thread gets it (see chip.ts Reflex): the wire's shared memory, not the object. */
+export interface ReaderReflex {
+  offset: number;
+  wire: SharedArrayBuffer;
+  bytes: Uint8Array;
 }
 
 export type ReaderMessage =
@@ -39,6 +47,8 @@ export interface EventReaderOptions {
   /** Names the fd in log lines, e.g. "/dev/gpiochip0 lines 17,27". */
   name?: string;
   log?: HalLog;
+  /** Written by the reader thread itself on these lines' rising edges (chip.ts Reflex). */
+  reflexes?: ReaderReflex[];
 }
 
 export class EventReader {
@@ -70,7 +80,7 @@ export class EventReader {
       e.preventDefault();
       if (!this.stopped) this.log.error({ reader: this.name, error: e.message }, "GPIO event reader thread failed: edges are no longer read");
     };
-    const init: ReaderInit = { fd, wakeFd: this.wake[0], state: this.state.buffer as SharedArrayBuffer };
+    const init: ReaderInit = { fd, wakeFd: this.wake[0], state: this.state.buffer as SharedArrayBuffer, reflexes: opts.reflexes ?? [] };
     this.worker.postMessage(init);
   }
 

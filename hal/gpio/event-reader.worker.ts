@@ -1,9 +1,10 @@
 // The blocking half of event-reader.ts: on its own thread, poll() the line-request fd and a wake pipe, read() whole
 // event records and post each batch (raw bytes, transferred) to the main thread. It never closes either fd: the
 // owner closes them once `state` says this thread no longer touches them.
+import { writeOutOfBand } from "../serial/wire";
 import * as libc from "./libc";
-import { LINE_EVENT_SIZE } from "./uapi";
-import { ReaderState, type ReaderInit, type ReaderMessage } from "./event-reader";
+import { decodeLineEvents, LINE_EVENT_SIZE, LineEventId } from "./uapi";
+import { ReaderState, type ReaderInit, type ReaderMessage, type ReaderReflex } from "./event-reader";
 
 declare var self: Worker;
 
@@ -14,7 +15,25 @@ function post(message: ReaderMessage, transfer: ArrayBuffer[] = []): void {
   self.postMessage(message, transfer);
 }
 
-function run({ fd, wakeFd }: ReaderInit): void {
+const writeOnce = (fd: number, bytes: Uint8Array): boolean => {
+  try {
+    libc.writeAll(fd, bytes, "reflex write");
+    return true;
+  } catch {
+    return false; // the port is going away: the main thread's own stop reports it
+  }
+};
+
+/** Runs the reflexes of the rising edges in a batch, before the batch is posted: nothing on the main thread comes
+ * first. */
+function reflex(records: Uint8Array, reflexes: ReaderReflex[]): void {
+  for (const ev of decodeLineEvents(records)) {
+    if (ev.id !== LineEventId.RISING_EDGE) continue;
+    for (const r of reflexes) if (r.offset === ev.offset) writeOutOfBand(r.wire, r.bytes, writeOnce);
+  }
+}
+
+function run({ fd, wakeFd, reflexes }: ReaderInit): void {
   const fds = libc.pollFds([fd, wakeFd]);
   const buf = new Uint8Array(BATCH_RECORDS * LINE_EVENT_SIZE);
   for (;;) {
@@ -44,6 +63,7 @@ function run({ fd, wakeFd }: ReaderInit): void {
       post({ type: "eof" });
       return;
     }
+    if (reflexes.length > 0) reflex(buf.subarray(0, n - (n % LINE_EVENT_SIZE)), reflexes);
     const bytes = buf.slice(0, n).buffer;
     post({ type: "data", bytes }, [bytes]);
   }

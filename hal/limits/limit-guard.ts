@@ -44,6 +44,11 @@ export class LimitGuard {
       const inputs = chip.requestInputs({
         consumer: "skynode-limits",
         lines: switches.map((s) => ({ offset: s.line, activeLow: s.active_low, bias: s.bias, edge: "both" as const, debounceUs: s.debounce_us })),
+        // The chip's reader thread writes the stop itself: the trip below confirms it on the main thread.
+        reflexes: switches.flatMap((s) => {
+          const r = axes[s.axis].stopReflex?.();
+          return r ? [{ offset: s.line, ...r }] : [];
+        }),
       });
       const request = { inputs, switches };
       this.requests.push(request);

@@ -83,6 +83,10 @@ export class LimitedAxis implements MountAxis {
     this.inner.halt(reason);
   }
 
+  stopReflex(): ReturnType<NonNullable<MountAxis["stopReflex"]>> {
+    return this.inner.stopReflex?.() ?? null;
+  }
+
   private refusal(direction: LimitDirection): DeviceError | null {
     const name = this.tripped.get(direction);
     if (name === undefined) return null;

@@ -1,4 +1,5 @@
 import type { Signal } from "../signal";
+import type { SharedWire } from "./wire";
 
 /** A byte stream to (or from) a device: a serial port, a pseudo-terminal, or an in-memory pipe to a simulator.
  * Drivers and device simulators are written against this alone, so the same protocol code runs on all three. */
@@ -16,4 +17,6 @@ export interface ByteDuplex {
   discardInput(): void;
   /** Closes for good (no reopening). */
   close(): Promise<void>;
+  /** A real line's writes, shared with other threads that may write a reflex command on it (see wire.ts). */
+  readonly wire?: SharedWire;
 }

@@ -4,6 +4,7 @@ import { DeviceError } from "../errors";
 import { type HalLog, silentLog } from "../log";
 import { Signal } from "../signal";
 import type { ByteDuplex } from "./duplex";
+import { SharedWire } from "./wire";
 import { flushInput } from "./termios";
 
 export interface SerialOptions {
@@ -69,6 +70,7 @@ const WRITE_RETRY_MS = 1;
 export class SerialPort implements ByteDuplex {
   readonly connection = new Signal<boolean>();
   readonly data = new Signal<Uint8Array>();
+  readonly wire = new SharedWire();
   private readonly name: string;
   private readonly log: HalLog;
   private readonly reopenMs: number;
@@ -147,10 +149,10 @@ export class SerialPort implements ByteDuplex {
     if (fd === null || !this.up) throw this.disconnected();
     if (this.unsent.length > 0) {
       // Bytes must leave in order: queue behind what the OS has not taken yet.
-      this.unsent.push(bytes.slice());
+      this.wire.write(() => this.unsent.push(bytes.slice()));
       return;
     }
-    const written = this.writeNow(fd, bytes);
+    const written = this.wire.write(() => this.writeNow(fd, bytes));
     if (written < bytes.length) {
       this.unsent.push(bytes.slice(written));
       this.scheduleRetry();
@@ -231,6 +233,7 @@ export class SerialPort implements ByteDuplex {
   private async serve(fd: number, device: string): Promise<string | null> {
     const reader = readerOf(fd);
     this.fd = fd;
+    this.wire.setFd(fd);
     this.reader = reader;
     this.lossReason = null;
     this.staleInput = false;
@@ -259,6 +262,7 @@ export class SerialPort implements ByteDuplex {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.fd = null;
+    this.wire.setFd(-1);
     await closeQuietly(fd);
     this.emitSafely(this.connection, false);
     if (this.closed) return null;
@@ -319,7 +323,8 @@ export class SerialPort implements ByteDuplex {
   private flushUnsent(fd: number): void {
     while (this.unsent.length > 0) {
       const head = this.unsent[0]!;
-      const written = this.writeNow(fd, head);
+      // The rest of a command already counted: under the lock, not counted again.
+      const written = this.wire.write(() => this.writeNow(fd, head), false);
       if (written < head.length) {
         this.unsent[0] = head.subarray(written);
         return;

@@ -1,4 +1,4 @@
-import type { Bias, Edge, GpioChip, GpioInputs, GpioOutputs, InputRequest, LineEdge, OutputRequest } from "../gpio/chip";
+import type { Bias, Edge, GpioChip, GpioInputs, GpioOutputs, InputRequest, LineEdge, OutputRequest, Reflex } from "../gpio/chip";
 import { checkOffsets, EBUSY, GpioError, inputConfig, outputConfig, type ChipInfo } from "../gpio/uapi";
 import { Signal } from "../signal";
 
@@ -105,8 +105,13 @@ export class SimGpioChip implements GpioChip {
     return this.pendingDebounce === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** The reflexes input requests asked for: recorded, never run. A simulated edge reaches the main thread
+   * synchronously, where the limit guard's own halt stops the motor first. */
+  readonly reflexes: Reflex[] = [];
+
   requestInputs(request: InputRequest): GpioInputs {
     const offsets = this.claimable(request.lines.map((l) => l.offset));
+    this.reflexes.push(...(request.reflexes ?? []));
     inputConfig(request); // the kernel's limit on distinct settings per request
     const inputs = new SimInputs(this, request.lines);
     for (const o of offsets) {

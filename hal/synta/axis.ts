@@ -2,6 +2,7 @@ import { DeviceError } from "../errors";
 import { silentLog, type HalLog } from "../log";
 import type { MotionStatus, MoveOutcome } from "../motion";
 import type { MountAxis } from "../mount";
+import type { SharedWire } from "../serial/wire";
 import { Signal } from "../signal";
 import { SyntaCancelled, SyntaNoReply, type SyntaClient } from "./client";
 import {
@@ -10,6 +11,7 @@ import {
   decodePosition,
   decodeStatus,
   decodeU24,
+  encodeCommand,
   encodeU24,
   POSITION_OFFSET,
   U24_MAX,
@@ -256,6 +258,11 @@ export class SyntaAxis implements MountAxis {
     this.board.braking = false;
     this.slewSteps = 0;
     this.want({ kind: "halt" }, this.ready ? "stopping" : this.mode);
+  }
+
+  stopReflex(): { wire: SharedWire; bytes: Uint8Array } | null {
+    const wire = this.client.link.wire;
+    return wire ? { wire, bytes: encodeCommand("L", this.ch) } : null;
   }
 
   /** Stops polling and answers everything outstanding; the link and client belong to the caller. */

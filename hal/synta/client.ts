@@ -61,6 +61,8 @@ interface Job {
   data: string;
   frame: string;
   tries: number;
+  /** Its place on a shared line: the line's main-thread write count once it was written. */
+  wireIndex: number;
   wanted?: () => boolean;
   resolve: (data: string) => void;
   reject: (err: Error) => void;
@@ -81,6 +83,8 @@ export class SyntaClient {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
+  /** Out-of-band commands on the shared line (a limit reflex's stop) whose reply has been accounted for. */
+  private oobSeen: number;
 
   constructor(
     readonly link: ByteDuplex,
@@ -90,6 +94,7 @@ export class SyntaClient {
     this.retries = Math.max(1, opts.retries ?? 3);
     this.log = opts.log ?? silentLog;
     this.name = opts.name ?? "mount motor controller";
+    this.oobSeen = link.wire?.oobWrites() ?? 0;
     this.unsubscribe.push(
       link.data.on((chunk) => this.receive(chunk)),
       link.connection.on((up) => {
@@ -110,7 +115,7 @@ export class SyntaClient {
   request(cmd: string, axis: string, data = "", opts: RequestOptions = {}): Promise<string> {
     if (!this.connected) return Promise.reject(this.disconnected());
     return new Promise((resolve, reject) => {
-      this.queue.push({ cmd, axis, data, frame: describeCommand(cmd, axis, data), tries: 0, wanted: opts.wanted, resolve, reject });
+      this.queue.push({ cmd, axis, data, frame: describeCommand(cmd, axis, data), tries: 0, wireIndex: 0, wanted: opts.wanted, resolve, reject });
       this.pump();
     });
   }
@@ -119,12 +124,13 @@ export class SyntaClient {
    * expected after those). Throws a DeviceError at once if the link is down. */
   urgent(cmd: string, axis: string, data = ""): Promise<string> {
     if (!this.connected) throw this.disconnected();
-    const job: Job = { cmd, axis, data, frame: describeCommand(cmd, axis, data), tries: 1, resolve: () => {}, reject: () => {} };
+    const job: Job = { cmd, axis, data, frame: describeCommand(cmd, axis, data), tries: 1, wireIndex: 0, resolve: () => {}, reject: () => {} };
     const reply = new Promise<string>((resolve, reject) => {
       job.resolve = resolve;
       job.reject = reject;
     });
     this.link.write(encodeCommand(cmd, axis, data));
+    job.wireIndex = this.link.wire?.mainWrites() ?? 0;
     this.inFlight.push(job);
     if (this.inFlight.length === 1) this.armTimer();
     return reply;
@@ -158,6 +164,7 @@ export class SyntaClient {
       return false;
     }
     job.tries++;
+    job.wireIndex = this.link.wire?.mainWrites() ?? 0;
     this.inFlight.push(job);
     if (this.inFlight.length === 1) this.armTimer();
     return true;
@@ -172,6 +179,7 @@ export class SyntaClient {
       this.log.warn({ device: this.name, bytes: ev.text }, "garbage from the motor controller ignored");
       return;
     }
+    if (this.answersOutOfBand()) return;
     const job = this.inFlight[0];
     if (!job) {
       this.log.warn({ device: this.name, reply: ev }, "reply from the motor controller with no command awaiting it: ignored");
@@ -193,6 +201,23 @@ export class SyntaClient {
     this.pump();
   }
 
+  /** Whether this reply belongs to a command another thread wrote on the line (wire.ts): the oldest one not yet
+   * answered went out after `oobAfter` of our writes, so it answers first unless an awaited command preceded it. */
+  private answersOutOfBand(): boolean {
+    const wire = this.link.wire;
+    if (!wire || this.oobSeen >= wire.oobWrites()) return false;
+    const head = this.inFlight[0];
+    if (head && head.wireIndex <= wire.oobAfter(this.oobSeen)) return false;
+    this.oobSeen++;
+    return true;
+  }
+
+  /** After a timeout or a drop the line is resynchronised: replies still owed to other threads' commands are
+   * written off (one arriving late meets the length check like any stale reply). */
+  private forgetOutOfBand(): void {
+    this.oobSeen = this.link.wire?.oobWrites() ?? 0;
+  }
+
   private armTimer(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.timeout(), this.timeoutMs);
@@ -211,6 +236,7 @@ export class SyntaClient {
     }
     this.link.discardInput();
     this.parser.reset();
+    this.forgetOutOfBand();
     if (!this.link.connected) return;
     for (const job of resend) this.send(job);
     this.pump();
@@ -219,6 +245,7 @@ export class SyntaClient {
   private failAll(error: () => Error): void {
     clearTimeout(this.timer);
     this.parser.reset();
+    this.forgetOutOfBand();
     for (const job of [...this.inFlight.splice(0), ...this.queue.splice(0)]) job.reject(error());
   }
 
