@@ -38,7 +38,9 @@ export interface ReaderReflex {
 export type ReaderMessage =
   | { type: "data"; bytes: ArrayBuffer }
   | { type: "eof" }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string }
+  /** The reflex thread could not get real-time priority (errno name): it runs, but may wait for a time slice. */
+  | { type: "priority"; refused: string };
 
 /** How long stop() waits for the worker to leave poll() (it takes microseconds; this only bounds a hung thread). */
 const STOP_TIMEOUT_MS = 2000;
@@ -111,6 +113,12 @@ export class EventReader {
         return;
       case "error":
         this.log.error({ reader: this.name, error: message.message }, "GPIO event reader stopped on an error");
+        return;
+      case "priority":
+        this.log.warn(
+          { reader: this.name, refused: message.refused },
+          "the limit reflex thread runs at normal priority: give the service CAP_SYS_NICE (or run it as root) for real-time wake-ups",
+        );
         return;
     }
   }

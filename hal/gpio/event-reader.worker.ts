@@ -33,7 +33,14 @@ function reflex(records: Uint8Array, reflexes: ReaderReflex[]): void {
   }
 }
 
+/** SCHED_FIFO priority of a reader with reflexes: above every ordinary thread, below the kernel's own (50). */
+const REFLEX_PRIORITY = 40;
+
 function run({ fd, wakeFd, reflexes }: ReaderInit): void {
+  if (reflexes.length > 0) {
+    const refused = libc.realtimeThread(REFLEX_PRIORITY);
+    if (refused) post({ type: "priority", refused });
+  }
   const fds = libc.pollFds([fd, wakeFd]);
   const buf = new Uint8Array(BATCH_RECORDS * LINE_EVENT_SIZE);
   for (;;) {

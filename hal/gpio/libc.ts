@@ -13,6 +13,8 @@ const { symbols } = dlopen("libc.so.6", {
   write: { args: ["i32", "buffer", "buffer_length"], returns: "i64" },
   poll: { args: ["buffer", "u64", "i32"], returns: "i32" },
   pipe2: { args: ["buffer", "i32"], returns: "i32" },
+  gettid: { args: [], returns: "i32" },
+  sched_setscheduler: { args: ["i32", "i32", "buffer"], returns: "i32" },
   __errno_location: { args: [], returns: "ptr" },
   strerror: { args: ["i32"], returns: "cstring" },
 });
@@ -106,6 +108,16 @@ export function pollFds(fds: number[]): Int32Array {
 
 export function revents(fds: Int32Array, i: number): number {
   return new Int16Array(fds.buffer, fds.byteOffset, fds.length * 2)[4 * i + 3] ?? 0;
+}
+
+export const SCHED_FIFO = 1;
+
+/** Puts the calling thread under a real-time policy (SCHED_FIFO at `priority`), so that it runs as soon as it wakes
+ * instead of waiting for a time slice. Needs root or CAP_SYS_NICE; returns the errno name when refused, else null. */
+export function realtimeThread(priority: number): string | null {
+  const param = new Int32Array([priority]);
+  if (symbols.sched_setscheduler(symbols.gettid(), SCHED_FIFO, param) === 0) return null;
+  return errnoName(errno());
 }
 
 /** A close-on-exec pipe: [read end, write end]. */

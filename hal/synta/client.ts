@@ -2,6 +2,7 @@ import { DeviceError } from "../errors";
 import { silentLog, type HalLog } from "../log";
 import type { Signal } from "../signal";
 import type { ByteDuplex } from "../serial/duplex";
+import { SharedWire } from "../serial/wire";
 import { describeCommand, encodeCommand, errorName, expectedReplyLengths, ReplyParser, type ReplyEvent } from "./codec";
 
 /** The motor controller answered a command with `!code`: a real refusal, never retried. */
@@ -205,7 +206,14 @@ export class SyntaClient {
    * answered went out after `oobAfter` of our writes, so it answers first unless an awaited command preceded it. */
   private answersOutOfBand(): boolean {
     const wire = this.link.wire;
-    if (!wire || this.oobSeen >= wire.oobWrites()) return false;
+    if (!wire) return false;
+    const written = wire.oobWrites();
+    if (this.oobSeen >= written) return false;
+    if (written - this.oobSeen > SharedWire.RING) {
+      // A stop every few microseconds for long (a switch chattering without debounce): the oldest places are lost.
+      this.log.warn({ device: this.name, lost: written - this.oobSeen - SharedWire.RING }, "out-of-band stops beyond count: their replies are matched by length only");
+      this.oobSeen = written - SharedWire.RING;
+    }
     const head = this.inFlight[0];
     if (head && head.wireIndex <= wire.oobAfter(this.oobSeen)) return false;
     this.oobSeen++;
