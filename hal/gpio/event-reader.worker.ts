@@ -1,5 +1,6 @@
 // The blocking half of event-reader.ts: on its own thread, poll() the line-request fd and a wake pipe, read() whole
-// event records and post each batch (raw bytes, transferred) to the main thread. It never closes either fd: the
+// event records, run the reflexes of rising edges (a limit switch's stop written on a serial line), and post each
+// batch (raw bytes, transferred) to the main thread. It never closes either fd: the
 // owner closes them once `state` says this thread no longer touches them.
 import { writeOutOfBand } from "../serial/wire";
 import * as libc from "./libc";
