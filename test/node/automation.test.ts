@@ -116,12 +116,14 @@ describe("REST /v1/tasks", () => {
     const a = (await (await api("/v1/tasks", operatorToken, { method: "POST", body: JSON.stringify(long) })).json()) as { task_id: string };
     const b = (await (await api("/v1/tasks", operatorToken, { method: "POST", body: JSON.stringify(long) })).json()) as { task_id: string };
     await op.snapshot("event_device_snapshot", (s) => s.state === "exposing", "camera");
-    const del = await api(`/v1/tasks/${a.task_id}`, operatorToken, { method: "DELETE" });
-    expect(del.status).toBe(200);
-    expect(((await del.json()) as { state: string }).state).toBe("canceled");
+    // The queued one first: once the running one is gone, the queue starts the next at once.
     const delB = await api(`/v1/tasks/${b.task_id}`, operatorToken, { method: "DELETE" });
     expect(delB.status).toBe(200);
     expect((await api(`/v1/tasks/${b.task_id}`, operatorToken)).status).toBe(404);
+    const del = await api(`/v1/tasks/${a.task_id}`, operatorToken, { method: "DELETE" });
+    expect(del.status).toBe(200);
+    expect(((await del.json()) as { state: string }).state).toBe("canceled");
+    expect(((await (await api(`/v1/tasks/${a.task_id}`, operatorToken)).json()) as { state: string }).state).toBe("canceled");
     const cam = await op.snapshot("event_device_snapshot", (s) => s.state === "idle", "camera");
     expect(cam.state).toBe("idle");
   });
