@@ -35,7 +35,7 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
   const db = openDatabase(opts.dataDir, opts.config.store.busy_timeout_ms);
   const journal = new Journal(db);
   const maxFrameBytes = opts.config.server.max_frame_bytes;
-  const hub = new Hub({ journal, log, maxFrameBytes });
+  const hub = new Hub({ journal, log, maxFrameBytes, directChunkBytes: opts.config.server.direct_chunk_bytes });
   const signingKey = loadSigningKey(opts.dataDir);
   // The appliance's own SkyNode; it attaches to this server's hub like any SkyNode once the server listens.
   const node =
@@ -61,6 +61,8 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
   app.listen({ hostname: opts.host, port: opts.port });
   const server = app.server!;
   hub.bindServer(server);
+  // The appliance's own telescope: direct requests are answered in process, from its files straight to the socket.
+  if (node) hub.commands.direct.serveLocally(node.telescope.uid, node.direct);
   if (node) {
     // The SkyNode's first snapshots should say what the devices are: the serial devices get their first
     // initialisation first (bounded, so that a dead device only delays the SkyNode, never the web UI for long).

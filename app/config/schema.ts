@@ -56,6 +56,8 @@ export const ConfigSchema = z.strictObject({
       allowed_origins: z.array(z.url()).default([]),
       /** Largest inbound frame answered normally; larger ones get an `invalid` error. */
       max_frame_bytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      /** Bytes per `direct_response_chunk` sent to clients. A socket holds at most a few chunks in memory. */
+      direct_chunk_bytes: z.int().min(4096).max(16 * 1024 * 1024).default(1024 * 1024),
     })
     .prefault({}),
   store: z

@@ -33,17 +33,18 @@ export class CommandHub {
   private readonly skynodes = new Map<string, Conn>();
   private readonly open = new Map<string, OpenCommand>();
   readonly leases: LeaseBook;
-  private readonly direct: DirectRelay;
+  readonly direct: DirectRelay;
 
   constructor(
     private readonly journal: Journal,
     publishText: (topic: string, text: string) => void,
     announceLease: (telescopeUid: string, seq: number, lease: LeaseState) => void,
     private readonly log: Logger,
+    directChunkBytes: number,
   ) {
     this.fanout = new Fanout("commands", publishText);
     this.leases = new LeaseBook(journal, announceLease, log);
-    this.direct = new DirectRelay((uid) => this.skynodes.get(uid));
+    this.direct = new DirectRelay((uid) => this.skynodes.get(uid), directChunkBytes, log);
     for (const e of journal.openCommands()) {
       this.open.set(key(e.telescope_uid, e.command_id!), { record: e.body as CommandRecord, seq: e.seq });
     }

@@ -1,5 +1,6 @@
 import type { ErrorCode } from "../protocol";
 import type { Principal } from "../auth/principal";
+import type { DirectSender } from "../direct/sender";
 import type { Topic } from "./fanout";
 
 export type Endpoint = "stream" | "commands";
@@ -7,6 +8,7 @@ export type Endpoint = "stream" | "commands";
 /** The part of Bun's ServerWebSocket the hub uses. */
 export interface HubSocket {
   sendText(data: string): number;
+  sendBinary(data: Uint8Array): number;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   cork<T>(callback: () => T): T;
@@ -21,6 +23,8 @@ export interface Conn {
   readonly ws: HubSocket;
   readonly subscriptions: Map<string, Topic>;
   open: boolean;
+  /** Direct responses this hub streams to the connection itself (made on its first local direct request). */
+  direct?: DirectSender;
 }
 
 let nextConnId = 0;

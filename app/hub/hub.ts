@@ -12,6 +12,8 @@ export interface HubOptions {
   log: Logger;
   /** Inbound frames larger than this are answered with `invalid` (DESIGN.md §3). */
   maxFrameBytes: number;
+  /** Bytes per direct_response_chunk the hub streams itself. */
+  directChunkBytes: number;
 }
 
 /** The mini-hub: owns the connections of both endpoints, parses and validates every inbound frame once, and
@@ -25,7 +27,7 @@ export class Hub {
   constructor(private readonly opts: HubOptions) {
     const publish = (topic: string, text: string) => this.publishText(topic, text);
     this.stream = new StreamHub(publish);
-    this.commands = new CommandHub(opts.journal, publish, (uid, seq, lease) => this.stream.publishLease(uid, seq, lease), opts.log);
+    this.commands = new CommandHub(opts.journal, publish, (uid, seq, lease) => this.stream.publishLease(uid, seq, lease), opts.log, opts.directChunkBytes);
   }
 
   /** Fan-out goes through the server's native topics once it is listening. */
@@ -52,16 +54,25 @@ export class Hub {
     return this.conns.size;
   }
 
+  /** The socket's send buffer drained. */
+  drain(conn: Conn): void {
+    if (conn.endpoint === "commands") this.commands.direct.drained(conn);
+  }
+
   frame(conn: Conn, data: string | Buffer): void {
+    const max = this.opts.maxFrameBytes;
+    const fromSkynode = conn.endpoint === "commands" && conn.principal.role === "skynode";
     if (typeof data !== "string") {
-      return sendError(conn, undefined, "invalid", "binary frames are not accepted here: send JSON text frames");
+      if (!fromSkynode) return sendError(conn, undefined, "invalid", "binary frames are not accepted here: send JSON text frames");
+      if (data.byteLength > max) return sendError(conn, undefined, "invalid", `frame of ${data.byteLength} bytes exceeds the ${max}-byte limit`);
+      return this.guard(conn, undefined, "binary", () => this.commands.direct.binary(conn, data));
     }
     // A UTF-16 unit is at most 3 UTF-8 bytes: only long frames need their byte length counted.
-    const max = this.opts.maxFrameBytes;
     if (data.length * 3 > max) {
       const bytes = Buffer.byteLength(data);
       if (bytes > max) return sendError(conn, undefined, "invalid", `frame of ${bytes} bytes exceeds the ${max}-byte limit`);
     }
+    if (fromSkynode && this.guard(conn, undefined, "direct_response_chunk", () => this.commands.direct.relayChunkText(conn, data))) return;
     let raw: unknown;
     try {
       raw = JSON.parse(data);
@@ -74,14 +85,21 @@ export class Hub {
       return sendError(conn, id, "invalid", clip(describe(parsed.error)), { issues: clipped(parsed.error.issues.slice(0, 20)) });
     }
     const msg = parsed.data;
-    try {
+    this.guard(conn, id, msg.kind, () => {
       if (msg.kind === "ping") return sendJson(conn, { kind: "pong", id: msg.id });
       if (msg.kind === "pong" || msg.kind === "ack") return;
       if (conn.endpoint === "stream") this.stream.handle(conn, msg as StreamMessage);
       else this.commands.handle(conn, msg as CommandsMessage);
+    });
+  }
+
+  /** Runs a handler; what it throws answers the request with `error` (its code, or `internal`). */
+  private guard<T>(conn: Conn, id: string | undefined, kind: string, handle: () => T): T | undefined {
+    try {
+      return handle();
     } catch (err) {
-      if (err instanceof RequestError) return sendError(conn, id, err.code, err.message, err.details);
-      this.opts.log.error({ err, conn: conn.id, kind: msg.kind }, "request failed");
+      if (err instanceof RequestError) return void sendError(conn, id, err.code, err.message, err.details);
+      this.opts.log.error({ err, conn: conn.id, kind }, "request failed");
       sendError(conn, id, "internal", `internal error: ${(err as Error).message}`);
     }
   }

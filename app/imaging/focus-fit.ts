@@ -6,7 +6,13 @@
  * Bad frames (a passing cloud, a gust, a satellite) must not drag the minimum: the hyperbola fit starts from a
  * least trimmed squares solution (the best fit that may ignore a quarter of the samples) and is then refined by
  * iteratively reweighted least squares with Tukey's biweight; the parabola drops the samples that fit rejects
- * grossly. Residuals are relative (HFR noise grows with HFR). */
+ * grossly. Residuals are relative (HFR noise grows with HFR).
+ *
+ * A minimum is only reported when the samples the fit kept bracket it, MIN_PER_SIDE on each side. With the focus at
+ * the end of a sweep, one arm alone does not fix the hyperbola: its depth a and vertex c trade off along the arm,
+ * so the vertex hangs on the one or two samples past it, and once the robust fit discards one of those as an
+ * outlier, a pointed V extrapolated from the arm puts the vertex where it likes (40 µm off in a simulated sweep
+ * with a single sample past the focus). The caller sweeps again centred nearer the minimum instead. */
 
 export type FocusSample = { position: number; hfr: number };
 export type FocusStrategy = "vcurve" | "parabolic";
@@ -29,6 +35,8 @@ const SCALE_FLOOR = 0.01;
 const ROBUST_ROUNDS = 6;
 /** A sample this far (relative) from the robust V-curve is a bad frame whatever the noise. */
 const GROSS_OUTLIER = 0.15;
+/** Kept samples needed strictly on each side of the fitted minimum. */
+const MIN_PER_SIDE = 2;
 
 export function fitFocusCurve(samples: readonly FocusSample[], strategy: FocusStrategy): FocusFit | { error: string } {
   const usable = samples.filter((s) => Number.isFinite(s.position) && Number.isFinite(s.hfr) && s.hfr > 0);
@@ -56,6 +64,13 @@ export function fitFocusCurve(samples: readonly FocusSample[], strategy: FocusSt
   if (!(rise >= Math.max(0.05 * fit.min, 3 * fit.rms))) {
     return { error: "the HFR curve is too flat across the sweep to locate a minimum" };
   }
+  const below = fit.kept.filter((x) => x < fit.vertex).length;
+  const above = fit.kept.filter((x) => x > fit.vertex).length;
+  if (Math.min(below, above) < MIN_PER_SIDE) {
+    return {
+      error: `the fitted minimum at ${best_position.toFixed(1)} is not bracketed: ${below} usable sample(s) below it and ${above} above, ${MIN_PER_SIDE} needed on each side`,
+    };
+  }
   const params = strategy === "vcurve" ? { a: fit.p[0]!, b: fit.p[1]! * half, c: best_position } : parabolaParams(fit.p, mid, half);
   return { strategy, best_position, min_hfr: fit.min, params: { ...params, inliers: fit.inliers }, rms: fit.rms };
 }
@@ -68,6 +83,8 @@ type CurveFit = {
   model: (u: number) => number;
   rms: number;
   inliers: number;
+  /** Normalised positions of the samples the fit used. */
+  kept: number[];
 };
 
 type Model = { p: number[]; predict: (u: number) => number };
@@ -211,7 +228,7 @@ function fitParabola(u: Float64Array, h: Float64Array): CurveFit | { error: stri
   if (!(A > 0)) return { error: "the HFR curve is not convex (no minimum within reach)" };
   const model: Model = { p: q, predict: (x) => A * x * x + B * x + C };
   const vertex = -B / (2 * A);
-  return { p: q, vertex, min: model.predict(vertex), model: model.predict, ...summary(su, sh, model, new Float64Array(su.length).fill(1)) };
+  return { p: q, vertex, min: model.predict(vertex), model: model.predict, kept: Array.from(su), ...summary(su, sh, model, new Float64Array(su.length).fill(1)) };
 }
 
 /** a·p² + b·p + c in raw focuser units from the normalised fit. */
@@ -250,7 +267,8 @@ function fitHyperbola(u: Float64Array, h: Float64Array): CurveFit | { error: str
   if (!fit) return { error: "the HFR curve is not convex (no minimum within reach)" };
   const [a = NaN, b = NaN, c = NaN] = fit.model.p;
   if (!(a > 0 && b > 0 && Number.isFinite(c))) return { error: "the hyperbola fit did not converge" };
-  return { p: fit.model.p, vertex: c, min: a, model: fit.model.predict, ...summary(u, h, fit.model, fit.weights) };
+  const kept = Array.from(u).filter((_, i) => fit.weights[i]! > 0);
+  return { p: fit.model.p, vertex: c, min: a, model: fit.model.predict, kept, ...summary(u, h, fit.model, fit.weights) };
 }
 
 /** Weights w are for HFR; HFR² errors are 2·HFR times larger, hence the extra 1/HFR² below. */

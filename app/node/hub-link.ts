@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
-import type { CommandRecord, CommandResult, LeaseState } from "../protocol";
+import type { DirectResponder } from "../direct/responder";
+import { DirectSender, type FrameSink } from "../direct/sender";
+import type { CommandRecord, CommandResult, DirectRequest, LeaseState } from "../protocol";
 import type { Outbox } from "../store/outbox";
 
 export interface HubLinkOptions {
@@ -17,7 +19,14 @@ export interface HubLinkOptions {
   onConnected: () => void;
   /** The hub's retained lease state (if any) has been delivered: what the hub knows, the SkyNode now knows. */
   onLeaseSynced: () => void;
+  /** Answers the direct requests the hub forwards. */
+  direct: DirectResponder;
 }
+
+/** Chunk size towards a hub: a base64 chunk (4/3 larger) stays well inside a hub's default 1 MiB frame limit. */
+export const LINK_CHUNK_BYTES = 256 * 1024;
+/** Past this many bytes queued on the commands socket, direct chunks wait (the hub's credits normally bound it). */
+const LINK_HIGH_WATER = 4 * 1024 * 1024;
 
 const BACKOFF_MS = [100, 250, 500, 1000, 2000, 5000];
 const LEASE_SYNC = "lease-sync";
@@ -32,6 +41,7 @@ export class HubLink {
   private stopped = false;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private readonly log: Logger;
+  private direct: DirectSender | null = null;
 
   constructor(private readonly opts: HubLinkOptions) {
     this.log = opts.log.child({ part: "hub-link" });
@@ -49,6 +59,7 @@ export class HubLink {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retry);
+    this.direct?.close();
     this.stream?.close(1000, "SkyNode stopping");
     this.commands?.close(1000, "SkyNode stopping");
   }
@@ -80,6 +91,8 @@ export class HubLink {
     const commands = new WebSocket(`${base}/v1/ws/commands?token=${token}`);
     this.stream = stream;
     this.commands = commands;
+    this.direct?.close();
+    const direct: DirectSender = (this.direct = new DirectSender(linkSink(commands, () => direct.drain()), LINK_CHUNK_BYTES));
     let opened = 0;
     let failed = false;
     const onOpen = () => {
@@ -102,6 +115,7 @@ export class HubLink {
     const onClose = (e: CloseEvent) => {
       if (failed) return;
       failed = true;
+      direct.close();
       // Bring both down together: the SkyNode is either fully attached or not at all.
       stream.close();
       commands.close();
@@ -121,7 +135,7 @@ export class HubLink {
       ws.onerror = () => {};
     }
     stream.onmessage = (e) => this.onStream(e.data as string);
-    commands.onmessage = (e) => this.onCommands(e.data as string);
+    commands.onmessage = (e) => this.onCommands(e.data as string, direct);
   }
 
   private onStream(text: string): void {
@@ -131,16 +145,24 @@ export class HubLink {
     else if (msg.kind === "error") this.log.error({ code: msg.code, message: msg.message }, "hub refused a stream publish");
   }
 
-  private onCommands(text: string): void {
+  private onCommands(text: string, direct: DirectSender): void {
     const msg = JSON.parse(text) as {
       kind: string;
       id?: string;
       command?: CommandRecord;
       command_id?: string;
+      request_id?: string;
+      chunks?: number;
       code?: string;
       message?: string;
     };
     switch (msg.kind) {
+      case "direct_request":
+        return void this.opts.direct.serve(direct, msg as unknown as DirectRequest);
+      case "direct_credit":
+        return direct.credit(msg.request_id!, msg.chunks!);
+      case "direct_cancel":
+        return direct.cancel(msg.request_id!);
       case "event_command":
         if (msg.command) this.opts.onCommand(msg.command);
         return;
@@ -152,9 +174,42 @@ export class HubLink {
         return;
       case "error":
         // A result the hub refuses (unknown command, malformed data) will never be accepted: drop it, loudly.
-        this.log.error({ id: msg.id, code: msg.code, message: msg.message }, "hub refused a command result");
+        this.log.error({ id: msg.id, code: msg.code, message: msg.message }, "hub refused a frame");
         if (msg.id && this.opts.outbox.lookup(msg.id)?.state === "done") this.opts.outbox.acknowledged(msg.id);
         return;
     }
   }
+}
+
+/** Direct responses over the client socket: it has no drain event, so a full buffer is polled until it empties. */
+function linkSink(ws: WebSocket, drain: () => void): FrameSink {
+  let polling = false;
+  const result = () => {
+    if (ws.readyState !== WebSocket.OPEN) return 0;
+    if (ws.bufferedAmount <= LINK_HIGH_WATER) return 1;
+    if (!polling) {
+      polling = true;
+      const poll = () => {
+        if (ws.readyState !== WebSocket.OPEN) return void (polling = false);
+        if (ws.bufferedAmount > LINK_HIGH_WATER / 2) return void setTimeout(poll, 2);
+        polling = false;
+        drain();
+      };
+      setTimeout(poll, 2);
+    }
+    return -1;
+  };
+  return {
+    sendText(text) {
+      if (ws.readyState !== WebSocket.OPEN) return 0;
+      ws.send(text);
+      return result();
+    },
+    sendBinary(bytes) {
+      if (ws.readyState !== WebSocket.OPEN) return 0;
+      ws.send(bytes);
+      return result();
+    },
+    cork: (fn) => fn(),
+  };
 }

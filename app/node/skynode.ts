@@ -1,5 +1,9 @@
 import type { Database } from "bun:sqlite";
 import pino, { type Logger } from "pino";
+import { DirectCatalog } from "../direct/catalog";
+import { DirectResponder } from "../direct/responder";
+import { skynodeRequestTypes } from "../direct/types";
+import { LogFile } from "./log-file";
 import type { Config } from "../config/schema";
 import type { CommandRecord, TaskRecord, TaskSpec } from "../protocol";
 import { ImageIndex } from "../store/images";
@@ -35,6 +39,9 @@ export class SkyNode {
   readonly automation: Automation;
   readonly images: ImageIndex;
   readonly log: Logger;
+  /** Answers direct requests for this telescope (image.fetch, image.list, image.preview, log.export). */
+  readonly direct: DirectResponder;
+  private readonly logFile: LogFile;
   private readonly link: HubLink;
   private readonly executor: Executor;
   private readonly leases: LeaseKeeper;
@@ -49,10 +56,12 @@ export class SkyNode {
     const level = opts.logLevel ?? process.env.SKYNODE_LOG_LEVEL ?? "info";
     let forward: (entry: import("../protocol").LogEntry) => void = () => {};
     const stderr = pino.destination({ fd: 2, sync: false });
+    this.logFile = new LogFile(opts.dataDir);
     this.log = pino(
       { level, base: { app: "skynode", telescope_uid: uid } },
       pino.multistream([
         { level: level as pino.Level, stream: stderr },
+        { level: "info", stream: this.logFile.stream },
         { level: "info", stream: logForwarder((entry) => forward(entry)) },
       ]),
     );
@@ -61,6 +70,10 @@ export class SkyNode {
     this.telescope = new Telescope(config, this.log);
     this.images = new ImageIndex(opts.db);
     const outbox = new Outbox(opts.db, uid);
+    this.direct = new DirectResponder(
+      new DirectCatalog(skynodeRequestTypes, { telescopeUid: uid, images: this.images, log: this.logFile }),
+      this.log.child({ part: "direct" }),
+    );
     this.leases = new LeaseKeeper(this.log);
     this.link = new HubLink({
       url: () => this.hubUrl,
@@ -73,6 +86,7 @@ export class SkyNode {
       onLease: (lease) => this.leases.observe(lease),
       onConnected: () => this.snapshots.republish(),
       onLeaseSynced: () => this.automation.enable(),
+      direct: this.direct,
     });
     forward = (entry) => this.link.publish("publish_telescope_log", { entry });
     const writer = new ImageWriter(opts.dataDir, this.telescope, this.images);
@@ -117,6 +131,7 @@ export class SkyNode {
     this.leases.stop();
     this.link.stop();
     await this.telescope.devices.close();
+    this.logFile.close();
   }
 
   // The REST task API (app/server) calls these.

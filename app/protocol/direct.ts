@@ -3,7 +3,8 @@ import { RequestId } from "./lifecycle";
 import { ClientId, ErrorCode, JsonObject, Uid } from "./primitives";
 
 /** Direct request/response (seed 001). `request_type` is application-defined; each type is documented where it
- * is implemented. From a SkyNode, the response kinds travel client→server and the hub relays them. */
+ * is implemented (app/direct/types). `payload.accept: ["binary"]` asks for binary chunks (DESIGN.md §3). From a
+ * SkyNode, the response kinds travel client→server and the hub relays them. */
 export const DirectRequest = z.object({
   kind: z.literal("direct_request"),
   id: RequestId,
@@ -11,7 +12,11 @@ export const DirectRequest = z.object({
   telescope_uid: Uid,
   request_type: z.string().min(1).max(100),
   payload: JsonObject.optional(),
+  /** Filled by a hub when it forwards the request to a SkyNode: how many chunks the SkyNode may send ahead of the
+   * hub's `direct_credit` grants. A client-sent value is ignored. */
+  credit: z.int().min(1).max(1024).optional(),
 });
+export type DirectRequest = z.infer<typeof DirectRequest>;
 export const DirectResponseStart = z.object({
   kind: z.literal("direct_response_start"),
   request_id: ClientId,
@@ -25,6 +30,7 @@ export const DirectResponseChunk = z.object({
   kind: z.literal("direct_response_chunk"),
   request_id: ClientId,
   data_b64: z.base64().optional(),
+  /** Binary encoding: the chunk's index and byte size; the chunk itself is the next (binary) frame. */
   seq: z.int().min(0).optional(),
   size: z.int().min(0).optional(),
 });
@@ -36,3 +42,9 @@ export const DirectError = z.object({
   message: z.string().max(4096),
   details: JsonObject.optional(),
 });
+/** Hub → SkyNode: the requester has taken `chunks` more chunks of a forwarded request; the SkyNode may send as
+ * many more. This is how a slow requester slows the SkyNode instead of filling the hub's memory. */
+export const DirectCredit = z.object({ kind: z.literal("direct_credit"), request_id: ClientId, chunks: z.int().min(1) });
+/** Hub → SkyNode: stop answering a forwarded request (its requester went away, or the SkyNode broke the flow
+ * control); send nothing more for it. */
+export const DirectCancel = z.object({ kind: z.literal("direct_cancel"), request_id: ClientId, reason: z.string().max(500) });

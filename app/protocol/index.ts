@@ -72,6 +72,8 @@ export const ServerMessage = z.discriminatedUnion("kind", [
   direct.DirectResponseChunk,
   direct.DirectResponseEnd,
   direct.DirectError,
+  direct.DirectCredit,
+  direct.DirectCancel,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 

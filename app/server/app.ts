@@ -41,7 +41,9 @@ export function createApp(opts: ServerOptions) {
       conns.set(ws.raw, conn);
       // Take raw frames straight from Bun instead of Elysia's per-message parse-and-wrap: the hub needs the frame's
       // size and type before parsing, and parses each frame exactly once itself.
-      (ws.raw.data as { message: (raw: unknown, data: string | Buffer) => void }).message = (_raw, data) => hub.frame(conn, data);
+      const handlers = ws.raw.data as { message: (raw: unknown, data: string | Buffer) => void; drain: () => void };
+      handlers.message = (_raw, data) => hub.frame(conn, data);
+      handlers.drain = () => hub.drain(conn);
     },
     close(ws: { raw: object }) {
       const conn = conns.get(ws.raw);
