@@ -2,6 +2,9 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import { reachesTelescope, type Principal, type Role } from "../auth/principal";
 import { authenticateRequest } from "../auth/request-auth";
+import { existsSync } from "node:fs";
+import { DirectFailure } from "../direct/failure";
+import { previewOf } from "../direct/types";
 import { CommandFailure } from "../node/command-failure";
 import type { SkyNode } from "../node/skynode";
 import { TaskSpec } from "../protocol";
@@ -43,7 +46,9 @@ export function nodeRoutes(node: SkyNode, signingKey: Uint8Array, allowedOrigins
       const out = await handle(p);
       return out instanceof Response ? out : Response.json(out);
     } catch (err) {
-      if (err instanceof CommandFailure) return fail(err.code === "not_found" ? 404 : err.code === "conflict" ? 409 : 400, err.code, err.message, err.details);
+      if (err instanceof CommandFailure || (err instanceof DirectFailure && err.code !== "internal")) {
+        return fail(err.code === "not_found" ? 404 : err.code === "conflict" ? 409 : 400, err.code, err.message, err.details);
+      }
       node.log.error({ err }, "REST request failed");
       return fail(500, "internal", (err as Error).message);
     }
@@ -57,7 +62,35 @@ export function nodeRoutes(node: SkyNode, signingKey: Uint8Array, allowedOrigins
     return r.data;
   };
 
+  /** `GET /v1/images/{id|latest}.fits` streams the stored file (sendfile, never through JS); `.png` renders the
+   * thumbnail `image.preview` gives (`?size=` 16-1024, default 256). */
+  const image = (request: Request, file: string) =>
+    guard(request, null, async () => {
+      const m = /^(.{1,200})\.(fits|png)$/.exec(file);
+      if (!m) return fail(404, "not_found", "ask for /v1/images/{image_id}.fits or .png");
+      const [, id, ext] = m as unknown as [string, string, "fits" | "png"];
+      const record = id === "latest" ? node.images.latest(uid) : node.images.get(id);
+      if (!record || record.telescope_uid !== uid) return fail(404, "not_found", id === "latest" ? `telescope ${uid} has no stored image yet` : `no image ${id}`);
+      if (!existsSync(record.path)) return fail(404, "not_found", `the file of image ${record.image_id} is gone from the data dir`);
+      // A stored image never changes; "latest" does.
+      const cache = id === "latest" ? "no-store" : "private, max-age=31536000, immutable";
+      if (ext === "fits") {
+        return new Response(Bun.file(record.path), {
+          headers: {
+            "content-type": "image/fits",
+            "content-disposition": `attachment; filename="${record.image_id}.fits"`,
+            "cache-control": cache,
+          },
+        });
+      }
+      const size = new URL(request.url).searchParams.get("size");
+      const maxSize = parse(z.coerce.number().int().min(16).max(1024).default(256), size ?? undefined);
+      const [png] = await previewOf(record.path, record.image_id, maxSize);
+      return new Response(png, { headers: { "content-type": "image/png", "cache-control": cache } });
+    });
+
   return new Elysia()
+    .get("/v1/images/:file", ({ request, params }) => image(request, params.file))
     .get("/v1/tasks", ({ request }) => guard(request, null, () => ({ telescope_uid: uid, tasks: node.automation.list() })))
     .post("/v1/tasks", ({ request }) =>
       guard(request, WRITERS, async () => {
