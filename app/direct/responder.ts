@@ -21,9 +21,9 @@ export class DirectResponder {
   async serve(sender: DirectSender, msg: Pick<DirectRequest, "request_id" | "request_type" | "payload" | "credit">): Promise<void> {
     const id = msg.request_id;
     if (sender.active >= MAX_OPEN_PER_SOCKET) {
-      return sender.error(id, "conflict", `${MAX_OPEN_PER_SOCKET} direct requests are already open on this connection: wait for one to end`);
+      return sender.refuse(id, "conflict", `${MAX_OPEN_PER_SOCKET} direct requests are already open on this connection: wait for one to end`);
     }
-    if (!sender.reserve(id)) return sender.error(id, "conflict", `direct request ${id} is already open on this connection`);
+    if (!sender.reserve(id)) return sender.refuse(id, "conflict", `direct request ${id} is already open on this connection`);
     const { accept, ...payload } = msg.payload ?? {};
     const acceptParsed = Accept.safeParse(accept);
     if (!acceptParsed.success) return sender.error(id, "invalid", 'payload.accept: a list of encodings, e.g. ["binary"]');

@@ -119,6 +119,11 @@ export class DirectSender {
     this.reserved.delete(id);
     const s = this.streams.get(id);
     if (s) this.finish(s);
+    this.refuse(id, code, message, details);
+  }
+
+  /** Answers a request that never opened (e.g. a duplicate id) with `direct_error`, leaving any stream alone. */
+  refuse(id: string, code: ErrorCode, message: string, details?: Record<string, unknown>): void {
     if (this.closed) return;
     this.account(this.sink.sendText(JSON.stringify({ kind: "direct_error", request_id: id, code, message, details })));
   }
