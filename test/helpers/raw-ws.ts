@@ -6,7 +6,10 @@ export type RawFrame = { text: string } | { binary: Uint8Array };
  * kernel (the server then meets real backpressure), `resume()` carries on. Frames are parsed by hand (RFC 6455). */
 export class RawWebSocket {
   readonly frames: RawFrame[] = [];
-  private buffered = Buffer.alloc(0);
+  private pieces: Buffer[] = [];
+  private pieceBytes = 0;
+  /** Bytes the frame at the head of `pieces` needs before it is worth joining them. */
+  private need = 2;
   private waiters: (() => void)[] = [];
   closed = false;
 
@@ -85,28 +88,43 @@ export class RawWebSocket {
   }
 
   private onData(data: Buffer): void {
-    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, data]) : data;
-    let b = this.buffered;
+    if (data.length) this.pieces.push(data);
+    this.pieceBytes += data.length;
+    // Join only once the frame at the head is complete: joining on every TCP read would copy a large frame over
+    // and over.
+    if (this.pieceBytes < this.need) return;
+    let b = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces);
+    this.need = 2;
     while (b.length >= 2) {
       const opcode = b[0]! & 0x0f;
       let len = b[1]! & 0x7f;
       let off = 2;
       if (len === 126) {
-        if (b.length < 4) break;
+        if (b.length < 4) {
+          this.need = 4;
+          break;
+        }
         len = b.readUInt16BE(2);
         off = 4;
       } else if (len === 127) {
-        if (b.length < 10) break;
+        if (b.length < 10) {
+          this.need = 10;
+          break;
+        }
         len = Number(b.readBigUInt64BE(2));
         off = 10;
       }
-      if (b.length < off + len) break;
+      if (b.length < off + len) {
+        this.need = off + len;
+        break;
+      }
       const payload = b.subarray(off, off + len);
       if (opcode === 1) this.frames.push({ text: payload.toString() });
       else if (opcode === 2) this.frames.push({ binary: new Uint8Array(payload) });
       b = b.subarray(off + len);
     }
-    this.buffered = b.length ? Buffer.from(b) : Buffer.alloc(0);
+    this.pieces = b.length ? [b] : [];
+    this.pieceBytes = b.length;
     this.wake();
   }
 }
