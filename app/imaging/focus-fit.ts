@@ -38,7 +38,10 @@ const GROSS_OUTLIER = 0.15;
 /** Kept samples needed strictly on each side of the fitted minimum. */
 const MIN_PER_SIDE = 2;
 
-export function fitFocusCurve(samples: readonly FocusSample[], strategy: FocusStrategy): FocusFit | { error: string } {
+/** `unbracketed_at`: the fitted minimum, when it lies inside the sweep but too few samples lie past it. */
+export type FocusFitError = { error: string; unbracketed_at?: number };
+
+export function fitFocusCurve(samples: readonly FocusSample[], strategy: FocusStrategy): FocusFit | FocusFitError {
   const usable = samples.filter((s) => Number.isFinite(s.position) && Number.isFinite(s.hfr) && s.hfr > 0);
   if (usable.length < MIN_SAMPLES) return { error: `need at least ${MIN_SAMPLES} samples with a valid HFR, got ${usable.length}` };
   const positions = usable.map((s) => s.position);
@@ -69,6 +72,7 @@ export function fitFocusCurve(samples: readonly FocusSample[], strategy: FocusSt
   if (Math.min(below, above) < MIN_PER_SIDE) {
     return {
       error: `the fitted minimum at ${best_position.toFixed(1)} is not bracketed: ${below} usable sample(s) below it and ${above} above, ${MIN_PER_SIDE} needed on each side`,
+      unbracketed_at: best_position,
     };
   }
   const params = strategy === "vcurve" ? { a: fit.p[0]!, b: fit.p[1]! * half, c: best_position } : parabolaParams(fit.p, mid, half);

@@ -121,6 +121,11 @@ export class SkyNode {
     this.log.info({ hub: hubUrl }, "SkyNode started");
   }
 
+  /** Both sockets to the hub are open. */
+  get attached(): boolean {
+    return this.link.connected;
+  }
+
   /** Stops motion safely (every device decelerates to a stop) and detaches from the hub. */
   async stop(): Promise<void> {
     clearInterval(this.constraintTimer);

@@ -321,4 +321,33 @@ describe("SkyNode connections", () => {
     ownerConn.close();
     expect(await s.stop()).toBe(0);
   });
+
+  test("relayed chunks keep to the declared size and the hub's credit; a SkyNode that breaks either fails the request and is told to stop", async () => {
+    const s = await startServer({ args: ["--role", "hub"] });
+    const sky = await TestSkyNode.connect(s, "t-w");
+    const viewer = await TestClient.connect(`${s.ws}/v1/ws/commands?token=${s.token("vera", "viewer")}`);
+    const chunk = (id: string, text: string) => sky.commands.send(`{"kind":"direct_response_chunk","request_id":"${id}","data_b64":"${Buffer.from(text).toString("base64")}"}`);
+
+    // The forwarded request names the window; each chunk relayed to a reading requester is credited back.
+    viewer.send({ kind: "direct_request", request_id: "big", telescope_uid: "t-w", request_type: "image.fetch" });
+    const fwd = await sky.commands.kind("direct_request");
+    expect(fwd.credit).toBeGreaterThan(0);
+    sky.commands.send({ kind: "direct_response_start", request_id: fwd.request_id, content_type: "text/plain", total_size: 4 });
+    chunk(fwd.request_id, "abc");
+    expect(await sky.commands.kind("direct_credit")).toEqual({ kind: "direct_credit", request_id: fwd.request_id, chunks: 1 });
+    chunk(fwd.request_id, "de");
+    expect(await viewer.kind("direct_error")).toMatchObject({ request_id: "big", code: "internal", message: expect.stringContaining("more than the 4 bytes") });
+    expect(await sky.commands.kind("direct_cancel")).toMatchObject({ request_id: fwd.request_id });
+
+    // A chunk whose payload would break out of its JSON string is not spliced through: it takes the parsed path
+    // (where its second "kind" wins, making it an early end), and the requester gets an error, never the frame.
+    viewer.send({ kind: "direct_request", request_id: "evil", telescope_uid: "t-w", request_type: "image.fetch" });
+    const e = await sky.commands.kind("direct_request");
+    sky.commands.send({ kind: "direct_response_start", request_id: e.request_id, content_type: "text/plain", total_size: 3 });
+    sky.commands.send(`{"kind":"direct_response_chunk","request_id":"${e.request_id}","data_b64":"QUJD","kind":"direct_response_end"}`);
+    expect(await viewer.next((f) => f.request_id === "evil" && f.kind !== "direct_response_start")).toMatchObject({ kind: "direct_error", code: "internal", message: expect.stringContaining("0 of 3 bytes") });
+    viewer.close();
+    sky.close();
+    expect(await s.stop()).toBe(0);
+  });
 });

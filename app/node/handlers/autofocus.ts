@@ -13,11 +13,13 @@ interface Sample {
   stars: number;
 }
 
+/** Sweeps spent looking for a minimum outside the sweep. */
 const MAX_SWEEPS = 3;
 
 /** imager.autofocus: sweeps the focuser through `steps` positions around where it stands, measures the stars'
  * half-flux radius in a frame at each, fits the curve (hyperbola for `vcurve`, parabola for `parabolic`) and moves
- * to the best position. When the minimum lies outside the sweep, it re-centres on the best sample and sweeps again. */
+ * to the best position. When the minimum lies outside the sweep, it re-centres on the best sample and sweeps again;
+ * when it lies inside but too near an end for the fit to be trusted, it sweeps again centred on it. */
 export function autofocusHandler(t: Telescope, conditions: () => string | null) {
   const af = t.config.autofocus;
   const focuser = t.devices.focuser;
@@ -38,7 +40,8 @@ export function autofocusHandler(t: Telescope, conditions: () => string | null) 
         const start = focuser.status().position;
         const samples: Sample[] = [];
         let centre = start;
-        for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+        let sweeps = MAX_SWEEPS;
+        for (let sweep = 0; sweep < sweeps; sweep++) {
           const swept = await sweepAround(t, centre, c.filter_id, ctx);
           samples.push(...swept);
           const fit = fitFocusCurve(swept.filter((s) => Number.isFinite(s.hfr_px)).map((s) => ({ position: s.position_um, hfr: s.hfr_px })), strategy);
@@ -56,12 +59,18 @@ export function autofocusHandler(t: Telescope, conditions: () => string | null) 
               samples,
             };
           }
-          // Re-centre on the sharpest sample: the focus lies outside (or at the edge of) this sweep.
-          const usable = swept.filter((s) => Number.isFinite(s.hfr_px));
-          if (usable.length === 0) break;
-          const sharpest = usable.reduce((a, b) => (b.hfr_px < a.hfr_px ? b : a));
-          ctx.log.info({ sweep, reason: fit.error, recentre_um: sharpest.position_um }, "autofocus sweeping again");
-          centre = sharpest.position_um;
+          if (fit.unbracketed_at !== undefined) {
+            // The focus is found, only not yet bracketed: one more sweep centred on it settles it, so that sweep is
+            // granted even after the search's last.
+            centre = fit.unbracketed_at;
+            if (sweep === sweeps - 1 && sweeps === MAX_SWEEPS) sweeps++;
+          } else {
+            // Re-centre on the sharpest sample: the focus lies outside (or at the edge of) this sweep.
+            const usable = swept.filter((s) => Number.isFinite(s.hfr_px));
+            if (usable.length === 0) break;
+            centre = usable.reduce((a, b) => (b.hfr_px < a.hfr_px ? b : a)).position_um;
+          }
+          ctx.log.info({ sweep, reason: fit.error, recentre_um: round(centre, 1) }, "autofocus sweeping again");
         }
         await moveAndWait(focuser, start, ctx, "focuser");
         throw new CommandFailure("conflict", "autofocus found no focus minimum (too few stars, or the focus is far outside the sweep); focuser returned to its start", {
