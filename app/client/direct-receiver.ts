@@ -4,7 +4,7 @@ export interface DirectResult {
   content_type: string;
   metadata: Record<string, unknown>;
   /** Exactly `total_size` bytes. */
-  bytes: Uint8Array;
+  bytes: Uint8Array<ArrayBuffer>;
 }
 
 export interface DirectProgress {
@@ -17,7 +17,7 @@ interface Open {
   reject(e: Error): void;
   onProgress?: (p: DirectProgress) => void;
   start: Frame | null;
-  bytes: Uint8Array | null;
+  bytes: Uint8Array<ArrayBuffer> | null;
   received: number;
 }
 

@@ -6,34 +6,22 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { SkynodeClient } from "../../app/client";
 import { patternBytes, storeImage } from "../helpers/images";
 import { RawWebSocket, type RawFrame } from "../helpers/raw-ws";
-import { startServer, tempDir, type TestServer } from "../helpers/server";
+import { startServer, type TestServer } from "../helpers/server";
+import { startSkyNodeProcess, type SkyNodeProcess } from "../helpers/skynode-process";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 const MB = 1024 * 1024;
 const UID = "ext-1";
 let hub: TestServer;
-let skynode: ReturnType<typeof Bun.spawn>;
+let sky: SkyNodeProcess;
 let skyData: string;
 
 beforeAll(async () => {
   hub = await startServer({ args: ["--role", "hub"] });
-  skyData = tempDir();
-  skynode = Bun.spawn([process.execPath, "test/helpers/external-skynode.ts", hub.ws, hub.token("ext-node", "skynode", [UID]), skyData, UID], {
-    cwd: ROOT,
-    stdout: "pipe",
-    stderr: "ignore",
-  });
-  const reader = (skynode.stdout as ReadableStream<Uint8Array>).getReader();
-  let out = "";
-  while (!out.includes("attached")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the external SkyNode exited: ${out}`);
-    out += new TextDecoder().decode(value);
-  }
+  sky = await startSkyNodeProcess(hub, UID);
+  skyData = sky.dataDir;
 });
 afterAll(async () => {
-  skynode.kill("SIGTERM");
-  expect(await skynode.exited).toBe(0);
+  expect(await sky.stop()).toBe(0);
   expect(await hub.stop()).toBe(0);
 });
 
@@ -122,7 +110,7 @@ describe("through a hub to an external SkyNode", () => {
     console.log(`hub RSS +${(growth / MB).toFixed(1)} MiB with a stalled relayed ${size / 1e6} MB transfer`);
     expect(growth).toBeLessThan(8 * MB);
     // The SkyNode still holds the file open: it is waiting for credit, not finished.
-    expect(openFdsTo(skynode.pid, path)).toBe(1);
+    expect(openFdsTo(sky.proc.pid, path)).toBe(1);
     slow.resume();
     await slow.until((fs) => lastIs(fs, "direct_response_end") || lastIs(fs, "direct_error"), 60_000);
     const parts: Uint8Array[] = [];
@@ -137,11 +125,11 @@ describe("through a hub to an external SkyNode", () => {
     ws.pause();
     ws.sendText(JSON.stringify({ kind: "direct_request", request_id: "x", telescope_uid: UID, request_type: "image.fetch", payload: { image_id, accept: ["binary"] } }));
     const deadline = Date.now() + 10_000;
-    while (openFdsTo(skynode.pid, path) === 0 && Date.now() < deadline) await Bun.sleep(10);
-    expect(openFdsTo(skynode.pid, path)).toBe(1);
+    while (openFdsTo(sky.proc.pid, path) === 0 && Date.now() < deadline) await Bun.sleep(10);
+    expect(openFdsTo(sky.proc.pid, path)).toBe(1);
     ws.close();
-    while (openFdsTo(skynode.pid, path) > 0 && Date.now() < deadline) await Bun.sleep(10);
-    expect(openFdsTo(skynode.pid, path)).toBe(0);
+    while (openFdsTo(sky.proc.pid, path) > 0 && Date.now() < deadline) await Bun.sleep(10);
+    expect(openFdsTo(sky.proc.pid, path)).toBe(0);
     // And the hub still relays for others.
     const client = await SkynodeClient.connect({ url: hub.http, token: hub.token("vera", "viewer") });
     expect((await client.request(UID, "image.fetch", { image_id })).bytes.byteLength).toBe(40 * 1000 * 1000);
