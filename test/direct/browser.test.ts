@@ -66,7 +66,7 @@ async function viaSeedSnippet(page: Page, server: TestServer, uid: string) {
       await new Promise((r, j) => ((socket.onopen = r), (socket.onerror = j)));
       const myId = "browser-seed-1";
       const result = new Promise<{ size: number; sha: string; contentType: string }>((resolve, reject) => {
-        const done = async (payload: Uint8Array, contentType: string) => {
+        const done = async (payload: Uint8Array<ArrayBuffer>, contentType: string) => {
           const digest = await crypto.subtle.digest("SHA-256", payload);
           resolve({ size: payload.length, contentType, sha: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("") });
         };
