@@ -84,10 +84,10 @@ async function viaSeedSnippet(page: Page, server: TestServer, uid: string) {
 
 async function viaTypedClient(page: Page, server: TestServer, uid: string) {
   await page.addScriptTag({ type: "module", content: await browserClientBundle() });
-  await page.waitForFunction(() => "SkynodeClient" in window);
+  await page.waitForFunction(() => "SkynodeClient" in globalThis);
   return await page.evaluate(
     async ({ url, token, uid }) => {
-      const { SkynodeClient } = window as unknown as { SkynodeClient: typeof import("../../app/client").SkynodeClient };
+      const { SkynodeClient } = globalThis as unknown as { SkynodeClient: typeof import("../../app/client").SkynodeClient };
       const client = await SkynodeClient.connect({ url, token });
       const r = await client.request(uid, "image.fetch", {}, { encoding: "binary" });
       client.close();
