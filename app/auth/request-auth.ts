@@ -22,7 +22,10 @@ export function authenticateRequest(request: Request, key: Uint8Array, allowedOr
   const cookie = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
   if (cookie) {
     const origin = request.headers.get("origin");
-    if (!origin || !originAllowed(origin, request.headers.get("host"), allowedOrigins)) {
+    // An <img> or a link fetches with no Origin header; such a plain read is safe to take on the cookie alone (the
+    // cookie is SameSite=Strict, and a cross-origin page cannot read the answer). Upgrades and writes need Origin.
+    const plainRead = !origin && (request.method === "GET" || request.method === "HEAD") && request.headers.get("upgrade") === null;
+    if (!plainRead && (!origin || !originAllowed(origin, request.headers.get("host"), allowedOrigins))) {
       return { ok: false, status: 403, reason: `origin ${origin ?? "(none)"} is not allowed for a session cookie` };
     }
     return fromToken(cookie, key, "cookie");
