@@ -43,6 +43,17 @@ interface Stream {
  * stream holds to two chunk buffers whatever the reader's speed. */
 const READ_AHEAD = 2;
 
+/** Chunk buffers handed back by finished streams, for the next ones: fresh ones per request would leave megabytes
+ * of garbage behind every transfer until the collector ran. */
+const POOL_MAX = 16;
+const pools = new Map<number, Uint8Array[]>();
+const takeBuffer = (size: number) => pools.get(size)?.pop() ?? new Uint8Array(size);
+function giveBuffer(buf: Uint8Array): void {
+  let pool = pools.get(buf.byteLength);
+  if (!pool) pools.set(buf.byteLength, (pool = []));
+  if (pool.length < POOL_MAX) pool.push(buf);
+}
+
 /** Streams direct responses onto one socket (DESIGN.md §3): every request on the socket in turn, a chunk at a
  * time, so that concurrent requests interleave; nothing more is sent while the socket reports backpressure, so
  * what one socket buffers stays within a few chunks. Payload bytes go out as views of the body's buffers: never
@@ -153,11 +164,12 @@ export class DirectSender {
       const offset = s.nextRead;
       const length = Math.min(this.chunkBytes, s.body.total_size - offset);
       s.nextRead += length;
-      const scratch = s.body.usesScratch ? (s.free.pop() ?? new Uint8Array(this.chunkBytes)) : null;
+      const scratch = s.body.usesScratch ? (s.free.pop() ?? takeBuffer(this.chunkBytes)) : null;
       let got: Uint8Array | Promise<Uint8Array>;
       try {
         got = s.body.read(offset, length, scratch);
       } catch (err) {
+        if (scratch) giveBuffer(scratch);
         return this.failed(s, err);
       }
       if (!(got instanceof Promise)) {
@@ -168,13 +180,14 @@ export class DirectSender {
       got.then(
         (view) => {
           s.reading = false;
-          if (s.done) return;
+          if (s.done) return void (scratch && giveBuffer(scratch));
           s.ready.push({ view, scratch });
           this.readAhead(s);
           this.pump();
         },
         (err) => {
           s.reading = false;
+          if (scratch) giveBuffer(scratch);
           if (!s.done) this.failed(s, err);
         },
       );
@@ -238,6 +251,9 @@ export class DirectSender {
     if (s.done) return;
     s.done = true;
     this.streams.delete(s.id);
+    // A buffer a read is still filling comes back when that read settles.
+    for (const p of s.ready) if (p.scratch) giveBuffer(p.scratch);
+    for (const b of s.free) giveBuffer(b);
     s.ready.length = 0;
     s.free.length = 0;
     s.body.close();

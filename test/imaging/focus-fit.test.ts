@@ -83,6 +83,23 @@ describe("fitFocusCurve", () => {
     }
   });
 
+  test("refuses a minimum with fewer than two kept samples past it, and says where it is", () => {
+    // Measured by the simulator (true focus 23 350) in a sweep that ended one sample past the focus. The robust fit
+    // discarded 23 400 and put a pointed V's tip at 23 389 by extrapolating the other arm.
+    const measured = [13.943, 11.81, 10.413, 8.633, 6.863, 5.244, 3.394, 1.775, 1.858].map((hfr, i) => ({ position: 22_600 + 100 * i, hfr }));
+    const refused = fitFocusCurve(measured, "vcurve");
+    expect(refused).toEqual({ error: expect.stringContaining("not bracketed"), unbracketed_at: expect.any(Number) });
+    expect(Math.abs((refused as { unbracketed_at: number }).unbracketed_at - 23_350)).toBeLessThan(100);
+    // Noise-free, so no sample is an outlier: one sample past the minimum is still too few, two are enough.
+    const curve = hyperbola(1.5, 80, 23_350);
+    for (const strategy of ["vcurve", "parabolic"] as const) {
+      const oneBeyond = sweep(22_600, 23_400, 9, curve, 0, new Rng(1));
+      expect(fitFocusCurve(oneBeyond, strategy)).toEqual({ error: expect.stringContaining("not bracketed"), unbracketed_at: expect.any(Number) });
+      const twoBeyond = sweep(22_700, 23_500, 9, curve, 0, new Rng(1));
+      expect(Math.abs(expectFit(twoBeyond, strategy).best_position - 23_350)).toBeLessThan(5);
+    }
+  });
+
   test("end to end: rendered frames through a focus sweep lead back to the simulated focus", () => {
     // Seeing σ 0.9 px; defocus adds 1 px of σ per 40 steps, in quadrature: a hyperbola in focuser steps.
     const focus = 10_130;
