@@ -131,4 +131,7 @@ export const serverMessages = {
   direct_response_chunk: commandsInbound.direct_response_chunk,
   direct_response_end: commandsInbound.direct_response_end,
   direct_error: commandsInbound.direct_error,
+  // Hub → SkyNode flow control of a relayed direct response (DESIGN.md §3 extension).
+  direct_credit: { kind: "direct_credit", request_id: "r7", chunks: 1 },
+  direct_cancel: { kind: "direct_cancel", request_id: "r7", reason: "the requester disconnected" },
 } as const;

@@ -15,7 +15,7 @@ import { commands, commandsInbound, serverMessages, streamInbound } from "./samp
 const optionsOf = (u: { options: readonly { shape: { kind: { value: string } } }[] }) => u.options.map((o) => o.shape.kind.value).sort();
 
 describe("protocol schemas", () => {
-  test("the unions cover exactly the kinds of seed 000 (plus DESIGN.md's interlock stream)", () => {
+  test("the unions cover exactly the kinds of seed 000 (plus DESIGN.md's interlock stream and the relay's flow control)", () => {
     expect(optionsOf(StreamInbound)).toEqual(Object.keys(streamInbound).sort());
     expect(optionsOf(CommandsInbound)).toEqual(Object.keys(commandsInbound).sort());
     expect(optionsOf(ServerMessage)).toEqual(Object.keys(serverMessages).sort());
