@@ -2,8 +2,9 @@
 // and the skynode hub, each round with a fresh server process and a fresh load process (bench/fanout-client.ts),
 // and writes bench/results/fanout.json (best round's deliveries/s, medians of the rest, every round's figures).
 // Dev knobs: BENCH_ROUNDS, BENCH_SUBSCRIBERS, BENCH_WINDOW, BENCH_BATCH, BENCH_ONLY=bare|skynode (rounds only, no file).
-// Then runs bench/skynode.ts (the built-in SkyNode's costs, bench/results/skynode.json) and bench/limits.ts (limit switch
-// edge -> instant stop latency, bench/results/limits.json) as children, one after the other, unless BENCH_ONLY.
+// Then runs bench/skynode.ts (the built-in SkyNode's costs, bench/results/skynode.json), bench/limits.ts (limit switch
+// edge -> instant stop latency, bench/results/limits.json) and bench/direct.ts (a 50 MB image to one client,
+// bench/results/direct.json) as children, one after the other, unless BENCH_ONLY.
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,8 +33,9 @@ const GOALS = { ratio_min: 0.7, rss_idle_max_mb: 60, rss_loaded_max_mb: 100 };
 let partBench: Proc | null = null;
 
 onCleanup(() => partBench?.kill("SIGTERM"));
-// Fan-out ≈ 1 min, bench/skynode.ts ≈ 1 min, bench/limits.ts ≈ 1 min (their own watchdogs: 150 s each).
-const watchdog = guard("bench", 420_000);
+// Fan-out ≈ 1 min, bench/skynode.ts ≈ 1 min, bench/limits.ts ≈ 1.5 min, bench/direct.ts ≈ 1.5 min (their own
+// watchdogs: 150-240 s each).
+const watchdog = guard("bench", 720_000);
 
 interface Server {
   kind: "skynode" | "bare";
@@ -356,7 +358,7 @@ try {
   await main();
   let code = 0;
   if (!process.env.BENCH_ONLY) {
-    for (const script of ["bench/skynode.ts", "bench/limits.ts"]) {
+    for (const script of ["bench/skynode.ts", "bench/limits.ts", "bench/direct.ts"]) {
       if ((await part(script)) !== 0) code = 1;
     }
   }
