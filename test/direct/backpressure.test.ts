@@ -1,8 +1,8 @@
 // Flow control (issue: a slow reader keeps server memory bounded; a closed socket frees everything at once): a
 // client that stops reading from its TCP socket must not make the server buffer the file, nor drop frames.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { patternBytes, storeImage } from "../helpers/images";
+import { openFdsTo, rssOf } from "../helpers/procfs";
 import { RawWebSocket, type RawFrame } from "../helpers/raw-ws";
 import { startServer, type TestServer } from "../helpers/server";
 
@@ -20,15 +20,6 @@ afterAll(async () => {
   expect(await server.stop()).toBe(0);
 });
 
-const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
-const openFdsTo = (pid: number, path: string) =>
-  readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(path);
-    } catch {
-      return false;
-    }
-  }).length;
 
 /** Polls until `value()` has not changed by more than `tolerance` for `quietMs` (the server has stopped sending). */
 async function settled(value: () => number, tolerance: number, quietMs = 400, timeoutMs = 10_000): Promise<number> {

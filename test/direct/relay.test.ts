@@ -2,9 +2,9 @@
 // encodings without decoding, paced by credits so a slow requester holds the hub to a few chunks, and cancelled
 // at the SkyNode when the requester leaves.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { SkynodeClient } from "../../app/client";
 import { patternBytes, storeImage } from "../helpers/images";
+import { openFdsTo, rssOf } from "../helpers/procfs";
 import { RawWebSocket, type RawFrame } from "../helpers/raw-ws";
 import { startServer, type TestServer } from "../helpers/server";
 import { startSkyNodeProcess, type SkyNodeProcess } from "../helpers/skynode-process";
@@ -25,15 +25,6 @@ afterAll(async () => {
   expect(await hub.stop()).toBe(0);
 });
 
-const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
-const openFdsTo = (pid: number, path: string) =>
-  readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
-    } catch {
-      return false;
-    }
-  }).length;
 const lastIs = (frames: RawFrame[], kind: string) => {
   const last = frames.at(-1);
   return !!last && "text" in last && last.text.includes(`"kind":"${kind}"`);
