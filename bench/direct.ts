@@ -133,16 +133,33 @@ async function main() {
   await page.goto(`${http}/healthz`);
   await page.addScriptTag({ type: "module", content: await browserClientBundle() });
   await page.waitForFunction(() => "SkynodeClient" in globalThis);
-  const chromium: Record<"binary" | "base64_seed_snippet", Measure[]> = { binary: [], base64_seed_snippet: [] };
+  // Also the bare server's frames received into one buffer: how fast this browser's WebSocket itself goes here.
+  const chromium: Record<"bare" | "binary" | "base64_seed_snippet", Measure[]> = { bare: [], binary: [], base64_seed_snippet: [] };
   for (let round = 0; round <= ROUNDS; round++) {
-    for (const mode of ["base64_seed_snippet", "binary"] as const) {
-      const pid = appliance.proc.pid;
+    for (const mode of ["bare", "base64_seed_snippet", "binary"] as const) {
+      const pid = (mode === "bare" ? bare : appliance).proc.pid;
       const cpu0 = cpuSeconds(pid);
       const { result, growth_mb } = await peakGrowth(pid, () =>
         page.evaluate(
-          async ({ url, ws, token, mode, snippet }) => {
-            const t0 = performance.now();
+          async ({ url, ws, bareUrl, size, token, mode, snippet }) => {
             let bytes = 0;
+            if (mode === "bare") {
+              const socket = new WebSocket(bareUrl);
+              socket.binaryType = "arraybuffer";
+              await new Promise((r) => (socket.onopen = r));
+              const out = new Uint8Array(size);
+              const t1 = performance.now();
+              await new Promise<void>((resolve) => {
+                socket.onmessage = (e) => {
+                  if (typeof e.data === "string") return resolve();
+                  out.set(new Uint8Array(e.data as ArrayBuffer), bytes);
+                  bytes += (e.data as ArrayBuffer).byteLength;
+                };
+                socket.send("go");
+              });
+              socket.close();
+              return { bytes, ms: performance.now() - t1 };
+            }
             if (mode === "binary") {
               const { SkynodeClient } = globalThis as unknown as { SkynodeClient: typeof import("../app/client").SkynodeClient };
               const client = await SkynodeClient.connect({ url, token, reconnect: false });
@@ -161,10 +178,9 @@ async function main() {
               socket.send(JSON.stringify({ kind: "direct_request", request_id: myId, telescope_uid: "sim-1", request_type: "image.fetch", payload: { image_id: "bench-50mb" } }));
             });
             socket.close();
-            void t0;
             return { bytes, ms: performance.now() - t1 };
           },
-          { url: http, ws: http.replace("http", "ws"), token, mode, snippet: SEED_001_SNIPPET_JS },
+          { url: http, ws: http.replace("http", "ws"), bareUrl: urls.bare, size, token, mode, snippet: SEED_001_SNIPPET_JS },
         ),
       );
       const cpu = cpuSeconds(pid) - cpu0;
@@ -181,11 +197,12 @@ async function main() {
     server_rss_growth_mb: r1(median(ms.map((m) => m.server_rss_growth_mb))),
   });
   const fig = Object.fromEntries(modes.map((m) => [m, med(rounds[m])])) as Record<Mode, Measure>;
-  const chr = { binary: med(chromium.binary), base64_seed_snippet: med(chromium.base64_seed_snippet) };
+  const chr = { bare: med(chromium.bare), binary: med(chromium.binary), base64_seed_snippet: med(chromium.base64_seed_snippet) };
   const ratios = {
     binary_vs_bare: r3(fig.binary.mib_s / fig.bare.mib_s),
     binary_vs_base64_bun: r3(fig.binary.mib_s / fig.base64.mib_s),
     binary_vs_base64_chromium: r3(chr.binary.mib_s / chr.base64_seed_snippet.mib_s),
+    binary_vs_bare_chromium: r3(chr.binary.mib_s / chr.bare.mib_s),
     base64_vs_binary_server_cpu: r3(fig.base64.server_cpu_s_per_gb / Math.max(fig.binary.server_cpu_s_per_gb, 0.001)),
   };
   const maxBinaryGrowth = Math.max(...rounds.binary.map((m) => m.server_rss_growth_mb), ...chromium.binary.map((m) => m.server_rss_growth_mb));
@@ -220,10 +237,11 @@ async function main() {
       row("skynode binary (Bun client)", fig.binary),
       row("skynode base64 (Bun client)", fig.base64),
       row("skynode HTTP GET .fits", fig.http),
+      row("bare Bun.serve (Chromium)", chr.bare),
       row("skynode binary (Chromium)", chr.binary),
       row("skynode base64 (Chromium, seed)", chr.base64_seed_snippet),
       `binary/bare ${ratios.binary_vs_bare} (goal >= ${GOALS.binary_vs_bare_min}: ${mark(met.binary_vs_bare)}); binary/base64 ${ratios.binary_vs_base64_bun} with Bun (>= ${GOALS.binary_vs_base64_bun_min}: ${mark(met.binary_vs_base64_bun)}), ` +
-        `${ratios.binary_vs_base64_chromium} in Chromium (>= ${GOALS.binary_vs_base64_chromium_min}: ${mark(met.binary_vs_base64_chromium)}); ` +
+        `${ratios.binary_vs_base64_chromium} in Chromium (>= ${GOALS.binary_vs_base64_chromium_min}: ${mark(met.binary_vs_base64_chromium)}; binary/bare there ${ratios.binary_vs_bare_chromium}); ` +
         `server RSS growth in binary mode <= ${maxBinaryGrowth} MB (<= ${GOALS.rss_growth_max_chunks} chunks of ${CHUNK_MIB} MiB: ${mark(met.rss_growth)}); base64 costs the server ${ratios.base64_vs_binary_server_cpu}x the CPU of binary`,
       `wrote ${file.replace(ROOT, "")} in ${out.elapsed_s} s`,
     ].join("\n"),
