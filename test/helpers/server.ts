@@ -19,6 +19,20 @@ export interface TestServer {
   logs(): string;
 }
 
+/** Children still running after a test file's tests (one that failed before stopping its server) are killed by pid
+ * from test/preload.ts, so that no server outlives the run. */
+const children = new Set<ReturnType<typeof Bun.spawn>>();
+export function killStrays(): void {
+  for (const p of children) p.kill("SIGKILL");
+  children.clear();
+}
+
+/** Registers a child process for that clean-up. */
+export function track(proc: ReturnType<typeof Bun.spawn>): void {
+  children.add(proc);
+  void proc.exited.then(() => children.delete(proc));
+}
+
 export function tempDir(prefix = "skynode-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -34,6 +48,7 @@ export async function startServer(opts: { config?: string; dataDir?: string; arg
     args.push("--config", path);
   }
   const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  track(proc);
   let stderr = "";
   void (async () => {
     for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) stderr += new TextDecoder().decode(chunk);

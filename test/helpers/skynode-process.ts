@@ -1,4 +1,4 @@
-import { tempDir, type TestServer } from "./server";
+import { tempDir, track, type TestServer } from "./server";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -19,6 +19,7 @@ export async function startSkyNodeProcess(hub: TestServer, uid: string): Promise
     stdout: "pipe",
     stderr: "ignore",
   });
+  track(proc);
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   let out = "";
   const deadline = setTimeout(() => proc.kill("SIGKILL"), 15_000);
