@@ -87,7 +87,7 @@ describe("image.fetch in both encodings", () => {
 
 describe("several requests on one socket", () => {
   test("interleave chunk by chunk, mixed encodings, each reassembling to its own bytes", async () => {
-    const files = [patternBytes(40 * CHUNK, 1), patternBytes(25 * CHUNK + 5, 2), patternBytes(33 * CHUNK - 9, 3)].map((b) => ({ b, ...storeImage(server.dataDir, b) }));
+    const files = [patternBytes(200 * CHUNK, 1), patternBytes(150 * CHUNK + 5, 2), patternBytes(170 * CHUNK - 9, 3)].map((b) => ({ b, ...storeImage(server.dataDir, b) }));
     const c = await commandsSocket();
     files.forEach((f, i) => c.send({ kind: "direct_request", request_id: `r${i}`, telescope_uid: "sim-1", request_type: "image.fetch", payload: { image_id: f.image_id, ...(i !== 1 ? { accept: ["binary"] } : {}) } }));
     const ended = new Set<string>();
@@ -111,11 +111,18 @@ describe("several requests on one socket", () => {
       expect(f.kind).not.toBe("direct_error");
     }
     files.forEach((f, i) => expect(Buffer.concat(got[i]!).equals(Buffer.from(f.b))).toBe(true));
-    // Round robin: while all three stream, no request waits for another to finish.
-    const firstTwenty = order.slice(0, 30);
-    expect(new Set(firstTwenty).size).toBe(3);
-    const switches = order.slice(1).filter((id, k) => id !== order[k]).length;
-    expect(switches).toBeGreaterThan(40);
+    // Round robin: from the moment all three stream (a request starts when its frame is read, so the first may
+    // have sent some chunks alone) until the first ends, they take turns; none waits for another to finish.
+    const allStarted = Math.max(...["r0", "r1", "r2"].map((id) => order.indexOf(id)));
+    const lastChunkOf = (id: string) => order.lastIndexOf(id);
+    const firstDone = Math.min(...["r0", "r1", "r2"].map(lastChunkOf));
+    const window = order.slice(allStarted, firstDone + 1);
+    expect(window.length).toBeGreaterThan(60);
+    let longestRun = 1;
+    for (let k = 1, run = 1; k < window.length; k++) longestRun = Math.max(longestRun, (run = window[k] === window[k - 1] ? run + 1 : 1));
+    // A turn is skipped only while that request's next chunk is still being read from disk.
+    // (Measured here: 2-3, also with a core kept busy; one request streaming alone would run 150 and more.)
+    expect(longestRun).toBeLessThanOrEqual(6);
     c.close();
   }, 60_000);
 
