@@ -127,7 +127,9 @@ describe("several requests on one socket", () => {
   }, 60_000);
 
   test("a request id already open on the socket is refused with conflict; the first goes on", async () => {
-    const { image_id, path } = storeImage(server.dataDir, patternBytes(30 * CHUNK, 5));
+    // Large enough that the first cannot have finished (all of it in the kernel's socket buffers) before the
+    // second frame is read.
+    const { image_id, path } = storeImage(server.dataDir, patternBytes(40 * 1000 * 1000, 5));
     const c = await commandsSocket();
     c.send({ kind: "direct_request", request_id: "same", telescope_uid: "sim-1", request_type: "image.fetch", payload: { image_id, accept: ["binary"] } });
     c.send({ kind: "direct_request", request_id: "same", telescope_uid: "sim-1", request_type: "image.list" });
