@@ -75,10 +75,6 @@ export class DirectSender {
     return this.streams.size + this.reserved.size;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Claims `id` while its body is being prepared; false when a request with that id is already open. */
   reserve(id: string): boolean {
     if (this.closed || this.streams.has(id) || this.reserved.has(id)) return false;
@@ -86,9 +82,9 @@ export class DirectSender {
     return true;
   }
 
+  /** Streams `body` as the answer to `id`, which `reserve` claimed (a request cancelled meanwhile is dropped). */
   start(id: string, body: DirectBody, opts: StreamOptions): void {
-    this.reserved.delete(id);
-    if (this.closed || this.streams.has(id)) return body.close();
+    if (!this.reserved.delete(id) || this.closed) return body.close();
     const idJson = JSON.stringify(id);
     const start =
       `{"kind":"direct_response_start","request_id":${idJson},"content_type":${JSON.stringify(body.content_type)},` +

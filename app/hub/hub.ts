@@ -72,7 +72,8 @@ export class Hub {
       const bytes = Buffer.byteLength(data);
       if (bytes > max) return sendError(conn, undefined, "invalid", `frame of ${bytes} bytes exceeds the ${max}-byte limit`);
     }
-    if (fromSkynode && this.guard(conn, undefined, "direct_response_chunk", () => this.commands.direct.relayChunkText(conn, data))) return;
+    // false: not a chunk in the spliceable layout, parse it; undefined: refused (and answered) already.
+    if (fromSkynode && this.guard(conn, undefined, "direct_response_chunk", () => this.commands.direct.relayChunkText(conn, data)) !== false) return;
     let raw: unknown;
     try {
       raw = JSON.parse(data);

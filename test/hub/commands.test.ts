@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { startServer, type TestServer } from "../helpers/server";
 import { leaseAnswer, TestSkyNode } from "../helpers/test-skynode";
+import { RawWebSocket } from "../helpers/raw-ws";
 import { TestClient, type Frame } from "../helpers/ws-client";
 
 let server: TestServer;
@@ -322,7 +323,7 @@ describe("SkyNode connections", () => {
     expect(await s.stop()).toBe(0);
   });
 
-  test("relayed chunks keep to the declared size and the hub's credit; a SkyNode that breaks either fails the request and is told to stop", async () => {
+  test("relayed chunks are credited back and kept to the declared size; an oversize or unspliceable chunk fails the request and the SkyNode is told to stop", async () => {
     const s = await startServer({ args: ["--role", "hub"] });
     const sky = await TestSkyNode.connect(s, "t-w");
     const viewer = await TestClient.connect(`${s.ws}/v1/ws/commands?token=${s.token("vera", "viewer")}`);
@@ -350,4 +351,26 @@ describe("SkyNode connections", () => {
     sky.close();
     expect(await s.stop()).toBe(0);
   });
+
+  test("a SkyNode that sends past its credit while the requester is not reading fails the request and is told to stop", async () => {
+    const s = await startServer({ args: ["--role", "hub"] });
+    const sky = await TestSkyNode.connect(s, "t-c");
+    const requester = await RawWebSocket.connect(s.port, `/v1/ws/commands?token=${s.token("vera", "viewer")}`);
+    requester.pause();
+    requester.sendText(JSON.stringify({ kind: "direct_request", request_id: "hog", telescope_uid: "t-c", request_type: "image.fetch" }));
+    const fwd = await sky.commands.kind("direct_request");
+    const chunk = Buffer.alloc(700 * 1024, 7).toString("base64");
+    const count = 40;
+    sky.commands.send({ kind: "direct_response_start", request_id: fwd.request_id, content_type: "application/octet-stream", total_size: count * 700 * 1024 });
+    // Ignore every direct_credit: 40 chunks (28 MB) at once, far more than the requester's socket buffers hold.
+    for (let i = 0; i < count; i++) sky.commands.send(`{"kind":"direct_response_chunk","request_id":"${fwd.request_id}","data_b64":"${chunk}"}`);
+    expect(await sky.commands.kind("direct_cancel", 20_000)).toMatchObject({ request_id: fwd.request_id, reason: expect.stringContaining("ahead of the hub's credit") });
+    requester.resume();
+    await requester.until((fs) => fs.some((f) => "text" in f && f.text.includes('"kind":"direct_error"')), 20_000);
+    const error = requester.frames.map((f) => ("text" in f ? JSON.parse(f.text) : null)).find((m) => m?.kind === "direct_error");
+    expect(error).toMatchObject({ request_id: "hog", code: "internal" });
+    requester.close();
+    sky.close();
+    expect(await s.stop()).toBe(0);
+  }, 60_000);
 });
