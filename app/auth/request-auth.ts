@@ -38,7 +38,7 @@ function fromToken(token: string, key: Uint8Array, via: "query" | "header" | "co
   return principal ? { ok: true, principal, via } : { ok: false, status: 401, reason: "invalid or expired token" };
 }
 
-function originAllowed(origin: string, host: string | null, allowed: readonly string[]): boolean {
+export function originAllowed(origin: string, host: string | null, allowed: readonly string[]): boolean {
   let parsed: URL;
   try {
     parsed = new URL(origin);

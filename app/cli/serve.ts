@@ -8,6 +8,8 @@ import { Journal } from "../store/journal";
 import { issueToken } from "../auth/principal";
 import type { Logger } from "pino";
 import type { SkyNode } from "../node/skynode";
+import { SetupCode } from "../auth/setup-code";
+import { UserStore } from "../store/users";
 
 const DEVICES_READY_WAIT_MS = 5000;
 
@@ -26,6 +28,8 @@ export interface Running {
   log: Logger;
   /** Stops the SkyNode (its devices safe), the hub and the listener, and closes the database. */
   stop(): Promise<void>;
+  /** While no account exists: the one-time code first-boot setup asks for. */
+  setupCode: string | null;
 }
 
 /** Starts the server (and, in the appliance role, its SkyNode once the devices had their first initialisation) and
@@ -49,8 +53,14 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
             issueToken(signingKey, { sub: `skynode@${opts.config.telescope.uid}`, role: "skynode", telescopes: [opts.config.telescope.uid], ttlSec: 3600 }),
         })
       : undefined;
+  const users = new UserStore(db);
+  const setup = new SetupCode(opts.dataDir);
+  const setupCode = users.count() === 0 ? setup.ensure() : null;
   const app = createApp({
     hub,
+    users,
+    setup,
+    log,
     signingKey,
     node,
     allowedOrigins: opts.config.server.allowed_origins,
@@ -74,6 +84,7 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     node,
     server,
     log,
+    setupCode,
     async stop() {
       await node?.stop();
       hub.stop();
@@ -100,9 +111,13 @@ export async function serve(opts: ServeOptions): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
-  const { server, log } = await started;
+  const { server, log, setupCode } = await started;
   log.info({ host: server.hostname, port: server.port, role: opts.role, data: opts.dataDir }, "listening");
   console.log(`listening on http://${server.hostname}:${server.port}`);
+  if (setupCode) {
+    log.warn({ setup_code: setupCode }, "no account yet: create the admin with this setup code");
+    console.log(`setup code: ${setupCode} (no account yet: open http://${server.hostname}:${server.port}/ to create the admin)`);
+  }
   // Module loading and schema building leave garbage behind: collect it now so idle RSS starts low.
   Bun.gc(true);
 }

@@ -3,6 +3,10 @@ import { authenticateRequest, type AuthOutcome } from "../auth/request-auth";
 import type { Conn, Endpoint, HubSocket } from "../hub/connection";
 import type { Hub } from "../hub/hub";
 import type { SkyNode } from "../node/skynode";
+import type { Logger } from "pino";
+import type { SetupCode } from "../auth/setup-code";
+import type { UserStore } from "../store/users";
+import { authRoutes } from "./auth-routes";
 import { nodeRoutes } from "./node-routes";
 
 export interface ServerOptions {
@@ -14,6 +18,9 @@ export interface ServerOptions {
   telescopeUid?: string;
   /** The appliance's own SkyNode (absent in hub role): adds its REST routes. */
   node?: SkyNode;
+  users: UserStore;
+  setup: SetupCode;
+  log: Logger;
 }
 
 /** Bun closes the socket (1009) above this hard cap; frames between the configured limit and it are answered
@@ -69,5 +76,6 @@ export function createApp(opts: ServerOptions) {
     }))
     .ws("/v1/ws/stream", endpoint("stream"))
     .ws("/v1/ws/commands", endpoint("commands"))
+    .use(authRoutes({ users: opts.users, setup: opts.setup, signingKey: opts.signingKey, allowedOrigins: opts.allowedOrigins, log: opts.log }))
     .use(opts.node ? nodeRoutes(opts.node, opts.signingKey, opts.allowedOrigins) : new Elysia());
 }

@@ -1,0 +1,195 @@
+import { Elysia } from "elysia";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { issueToken, Role, type Principal } from "../auth/principal";
+import { authenticateRequest, originAllowed, SESSION_COOKIE } from "../auth/request-auth";
+import type { SetupCode } from "../auth/setup-code";
+import { Uid } from "../protocol";
+import type { User, UserStore } from "../store/users";
+
+export interface AuthRoutesOptions {
+  users: UserStore;
+  setup: SetupCode;
+  signingKey: Uint8Array;
+  allowedOrigins: readonly string[];
+  log: Logger;
+  /** How long a sign-in lasts. */
+  sessionTtlSec?: number;
+}
+
+const Name = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, "letters, digits and . _ @ - only");
+const Password = z.string().min(8, "at least 8 characters").max(256);
+const Telescopes = z.array(Uid).min(1).max(1000).nullable();
+const Login = z.strictObject({ name: Name, password: z.string().min(1).max(256) });
+const Setup = z.strictObject({ setup_code: z.string().min(1).max(64), name: Name, password: Password });
+const NewUser = z.strictObject({ name: Name, role: Role, password: Password, telescopes: Telescopes.optional() });
+const ChangeUser = z.strictObject({ role: Role.optional(), password: Password.optional(), telescopes: Telescopes.optional() });
+const ChangePassword = z.strictObject({ current_password: z.string().min(1).max(256), new_password: Password });
+
+/** Failed sign-ins per name before it is locked for LOCK_MS: slows password guessing to a crawl. */
+const MAX_FAILURES = 5;
+const LOCK_MS = 30_000;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Accounts and sign-in for the web UI (`/v1/auth/*`, `/v1/users`): first-boot setup of the admin with the
+ * one-time code, password sign-in that sets the `skynet_session` cookie (HttpOnly, SameSite=Strict, holding a
+ * token like any other), sign-out, and an admin's management of accounts. Errors: `{"error":{"code","message"}}`. */
+export function authRoutes(opts: AuthRoutesOptions) {
+  const { users, setup, log } = opts;
+  const ttl = opts.sessionTtlSec ?? 12 * 3600;
+  const failures = new Map<string, { count: number; lockedUntil: number }>();
+
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(status === 204 ? null : JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+  const parse = async <T>(schema: z.ZodType<T>, request: Request): Promise<T> => {
+    let raw: unknown;
+    try {
+      raw = await request.json();
+    } catch {
+      throw new HttpError(400, "invalid", "the body is not valid JSON");
+    }
+    const r = schema.safeParse(raw);
+    if (!r.success) {
+      const first = r.error.issues[0];
+      throw new HttpError(400, "invalid", `${first?.path.join(".") || "body"}: ${first?.message}`, { issues: r.error.issues.slice(0, 20) });
+    }
+    return r.data;
+  };
+  /** A sign-in form posted from another site must not sign the browser in (login CSRF). */
+  const sameOrigin = (request: Request) => {
+    const origin = request.headers.get("origin");
+    if (origin && !originAllowed(origin, request.headers.get("host"), opts.allowedOrigins)) {
+      throw new HttpError(403, "forbidden", `origin ${origin} is not allowed`);
+    }
+  };
+  const principal = (request: Request, admin = false): Principal => {
+    const outcome = authenticateRequest(request, opts.signingKey, opts.allowedOrigins);
+    if (!outcome.ok) throw new HttpError(outcome.status, "forbidden", outcome.reason);
+    if (admin && outcome.principal.role !== "admin") throw new HttpError(403, "forbidden", "only an admin may manage accounts");
+    return outcome.principal;
+  };
+  const session = (request: Request, user: User, status: number) => {
+    const token = issueToken(opts.signingKey, { sub: user.name, role: user.role, telescopes: user.telescopes ?? undefined, ttlSec: ttl });
+    const secure = new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto") === "https" ? "; Secure" : "";
+    return json(status, { ...publicUser(user), expires_at: new Date(Date.now() + ttl * 1000).toISOString() }, {
+      "set-cookie": `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${ttl}${secure}`,
+    });
+  };
+  const handle = (fn: (request: Request, params: Record<string, string>) => Promise<Response> | Response) => async ({ request, params }: { request: Request; params: Record<string, string> }) => {
+    try {
+      return await fn(request, params);
+    } catch (err) {
+      if (err instanceof HttpError) return json(err.status, { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+      log.error({ err }, "account request failed");
+      return json(500, { error: { code: "internal", message: (err as Error).message } });
+    }
+  };
+  const admins = () => users.list().filter((u) => u.role === "admin").length;
+
+  return new Elysia()
+    .get("/v1/auth/status", () => json(200, { setup_required: users.count() === 0 }))
+    .post(
+      "/v1/auth/setup",
+      handle(async (request) => {
+        sameOrigin(request);
+        const body = await parse(Setup, request);
+        if (users.count() > 0) throw new HttpError(409, "conflict", "setup is done: sign in instead");
+        if (!setup.matches(body.setup_code)) throw new HttpError(403, "forbidden", "wrong setup code: it is printed when the appliance starts, and kept in its data dir (setup-code)");
+        if (!(await users.create({ name: body.name, role: "admin", telescopes: null, password: body.password }, true))) {
+          throw new HttpError(409, "conflict", "setup is done: sign in instead");
+        }
+        setup.consume();
+        log.info({ name: body.name }, "first admin account created");
+        return session(request, users.get(body.name)!, 201);
+      }),
+    )
+    .post(
+      "/v1/auth/login",
+      handle(async (request) => {
+        sameOrigin(request);
+        const body = await parse(Login, request);
+        const f = failures.get(body.name);
+        if (f && f.lockedUntil > Date.now()) {
+          throw new HttpError(429, "forbidden", `too many failed sign-ins for ${body.name}: try again in ${Math.ceil((f.lockedUntil - Date.now()) / 1000)} s`);
+        }
+        const user = await users.verify(body.name, body.password);
+        if (!user) {
+          const count = (f?.count ?? 0) + 1;
+          failures.set(body.name, { count: count >= MAX_FAILURES ? 0 : count, lockedUntil: count >= MAX_FAILURES ? Date.now() + LOCK_MS : 0 });
+          log.warn({ name: body.name }, "failed sign-in");
+          throw new HttpError(401, "forbidden", "wrong name or password");
+        }
+        failures.delete(body.name);
+        return session(request, user, 200);
+      }),
+    )
+    .post(
+      "/v1/auth/logout",
+      handle(() => json(204, null, { "set-cookie": `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` })),
+    )
+    .get(
+      "/v1/auth/me",
+      handle((request) => {
+        const p = principal(request);
+        return json(200, { name: p.sub, role: p.role, telescopes: p.telescopes ? [...p.telescopes] : null, account: users.get(p.sub) !== null });
+      }),
+    )
+    .post(
+      "/v1/auth/password",
+      handle(async (request) => {
+        const p = principal(request);
+        const body = await parse(ChangePassword, request);
+        if (!(await users.verify(p.sub, body.current_password))) throw new HttpError(403, "forbidden", "the current password is wrong");
+        await users.update(p.sub, { password: body.new_password });
+        return json(204, null);
+      }),
+    )
+    .get("/v1/users", handle((request) => (principal(request, true), json(200, { users: users.list().map(publicUser) }))))
+    .post(
+      "/v1/users",
+      handle(async (request) => {
+        principal(request, true);
+        const body = await parse(NewUser, request);
+        if (!(await users.create({ name: body.name, role: body.role, telescopes: body.telescopes ?? null, password: body.password }))) {
+          throw new HttpError(409, "conflict", `an account named ${body.name} exists`);
+        }
+        return json(201, publicUser(users.get(body.name)!), { location: `/v1/users/${body.name}` });
+      }),
+    )
+    .patch(
+      "/v1/users/:name",
+      handle(async (request, params) => {
+        principal(request, true);
+        const body = await parse(ChangeUser, request);
+        const user = users.get(params.name!);
+        if (!user) throw new HttpError(404, "not_found", `no account ${params.name}`);
+        if (user.role === "admin" && body.role !== undefined && body.role !== "admin" && admins() === 1) {
+          throw new HttpError(409, "conflict", "this is the last admin: make another admin first");
+        }
+        return json(200, publicUser((await users.update(user.name, body))!));
+      }),
+    )
+    .delete(
+      "/v1/users/:name",
+      handle((request, params) => {
+        principal(request, true);
+        const user = users.get(params.name!);
+        if (!user) throw new HttpError(404, "not_found", `no account ${params.name}`);
+        if (user.role === "admin" && admins() === 1) throw new HttpError(409, "conflict", "this is the last admin: make another admin first");
+        users.remove(user.name);
+        return json(204, null);
+      }),
+    );
+}
+
+const publicUser = (u: User) => ({ name: u.name, role: u.role, telescopes: u.telescopes, created_at: new Date(u.created_at).toISOString() });
