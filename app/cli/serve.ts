@@ -68,7 +68,8 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     role: opts.role,
     telescopeUid: opts.role === "appliance" ? opts.config.telescope.uid : undefined,
   });
-  app.listen({ hostname: opts.host, port: opts.port });
+  // development: false serves the web UI's production bundle, without the dev server's hot-reload client.
+  app.listen({ hostname: opts.host, port: opts.port, development: false } as Parameters<typeof app.listen>[0]);
   const server = app.server!;
   hub.bindServer(server);
   // The appliance's own telescope: direct requests are answered in process, from its files straight to the socket.

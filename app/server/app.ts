@@ -7,6 +7,8 @@ import type { Logger } from "pino";
 import type { SetupCode } from "../auth/setup-code";
 import type { UserStore } from "../store/users";
 import { authRoutes } from "./auth-routes";
+// The web UI: Bun bundles the page, its TypeScript and CSS when the server starts (and into a compiled binary).
+import ui from "../ui/index.html";
 import { nodeRoutes } from "./node-routes";
 
 export interface ServerOptions {
@@ -67,6 +69,7 @@ export function createApp(opts: ServerOptions) {
       sendPings: true,
     },
   })
+    .get("/", ui as never)
     .get("/healthz", () => ({
       status: "ok",
       role: opts.role,

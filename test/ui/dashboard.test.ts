@@ -1,0 +1,94 @@
+// The web UI in a real browser (headless Chromium): first-boot setup, sign-in, the lease, tracking M31, a 1 s
+// exposure drawn on the canvas, release; a viewer in a second context sees the same state live and cannot command.
+// Screenshots (desktop and phone) go to test/artifacts/ for review.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../helpers/browser";
+import { FAST_SIM } from "../helpers/operator";
+import { startServer, type TestServer } from "../helpers/server";
+
+const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
+let browser: Browser;
+let server: TestServer;
+
+beforeAll(async () => {
+  [browser, server] = await Promise.all([launchChromium(), startServer({ config: FAST_SIM })]);
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  expect(await server.stop()).toBe(0);
+});
+
+async function signIn(page: Page, name: string, password: string) {
+  await page.goto(server.http);
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator('[data-test="link"]', { hasText: "live" }).waitFor();
+}
+
+describe("the web UI", () => {
+  test("setup, sign in, lease, track M31, expose 1 s and see it drawn, release; a viewer watches and cannot command", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(server.http);
+    // First boot: the setup code from the data dir.
+    const code = readFileSync(join(server.dataDir, "setup-code"), "utf8").trim();
+    await page.getByLabel("Setup code").fill(code);
+    await page.getByLabel("Name").fill("ada");
+    await page.getByLabel("Password").fill("correct horse");
+    await page.getByRole("button", { name: "Create admin and sign in" }).click();
+    await page.locator('[data-test="link"]', { hasText: "live" }).waitFor();
+
+    // A viewer account, made through the admin API with the browser's own session.
+    const made = await page.evaluate(async () => (await fetch("/v1/users", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "vic", role: "viewer", password: "viewer password" }) })).status);
+    expect(made).toBe(201);
+    const viewerCtx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const viewer = await viewerCtx.newPage();
+    await signIn(viewer, "vic", "viewer password");
+    await expect(viewer.getByRole("button", { name: "Track" }).isDisabled()).resolves.toBe(true);
+    await viewer.getByText("viewers cannot command").first().waitFor();
+
+    await page.getByRole("button", { name: "Acquire lease" }).click();
+    await page.locator('[data-test="lease"]', { hasText: "ada" }).waitFor();
+    await viewer.locator('[data-test="lease"]', { hasText: "ada" }).waitFor();
+
+    await page.getByPlaceholder("M31, Vega, Mars or RA,Dec°").fill("M31");
+    await page.getByRole("button", { name: "Track" }).click();
+    await page.locator('[data-test="mount-state"]', { hasText: "tracking" }).waitFor({ timeout: 20_000 });
+    await viewer.locator('[data-test="mount-state"]', { hasText: "tracking" }).waitFor({ timeout: 20_000 });
+
+    await page.getByLabel("seconds").fill("1");
+    await page.getByRole("button", { name: "Expose" }).click();
+    await page.locator('[data-test="message"]', { hasText: "expose: done" }).waitFor({ timeout: 20_000 });
+    // The image is fetched by binary direct transfer, decoded and stretched in the page: its pixels vary.
+    // (Page functions run in the browser; this project's typecheck has no DOM library, hence `any`.)
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-test="image"]').width > 1, null, { timeout: 20_000 });
+    const spread = await page.evaluate(() => {
+      const c = (globalThis as any).document.querySelector('[data-test="image"]');
+      const d: Uint8ClampedArray = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set<number>();
+      for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i]!);
+      return { width: c.width, height: c.height, levels: seen.size };
+    });
+    expect(spread.width).toBe(1024);
+    expect(spread.height).toBe(768);
+    expect(spread.levels).toBeGreaterThan(20);
+    await page.locator('[data-test="histogram"]').waitFor();
+
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-desktop.png"), fullPage: true });
+    await viewer.screenshot({ path: join(ARTIFACTS, "dashboard-phone.png"), fullPage: true });
+
+    await page.getByRole("button", { name: "Release" }).click();
+    await page.locator('[data-test="lease"]', { hasText: "No manual-control lease" }).waitFor();
+    await viewer.locator('[data-test="lease"]', { hasText: "No manual-control lease" }).waitFor();
+    expect(errors).toEqual([]);
+    await ctx.close();
+    await viewerCtx.close();
+  }, 90_000);
+});
