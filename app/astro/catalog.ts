@@ -1,7 +1,7 @@
 import { separationDeg } from "./angles";
 import { MESSIER } from "./catalog-messier";
 import { STARS } from "./catalog-stars";
-import type { CatalogEntry } from "./catalog-types";
+import type { CatalogEntry, CatalogKind } from "./catalog-types";
 
 export type { CatalogEntry, CatalogKind } from "./catalog-types";
 
@@ -98,4 +98,38 @@ export function catalogNames(): string[] {
 /** Every entry (read-only view), for clients that want to list or search the catalog themselves. */
 export function catalogEntries(): readonly CatalogEntry[] {
   return ENTRIES;
+}
+
+/** What a search offers: catalog entries and the solar-system bodies, by name. */
+export interface CatalogMatch {
+  name: string;
+  kind: CatalogKind | "solar_system";
+  ra_deg?: number;
+  dec_deg?: number;
+  mag?: number;
+  aliases?: string[];
+}
+
+const BODIES = ["Sun", "Moon", "Mercury", "Venus", "Mars", "Jupiter", "Saturn", "Uranus", "Neptune", "Pluto"];
+
+/** Entries whose name or an alias is `query` (as normalizeName sees it), then those starting with it, then those
+ * containing it; brighter first within each group. Bodies move: they carry no position. */
+export function searchCatalog(query: string, limit = 10): CatalogMatch[] {
+  const q = normalizeName(query);
+  if (!q) return [];
+  const scored: { m: CatalogMatch; rank: number; mag: number }[] = [];
+  for (const body of BODIES) {
+    const key = normalizeName(body);
+    if (key.includes(q)) scored.push({ m: { name: body, kind: "solar_system" }, rank: key === q ? 0 : key.startsWith(q) ? 1 : 2, mag: -30 });
+  }
+  for (const e of ENTRIES) {
+    const keys = [e.name, ...(e.aliases ?? [])].map(normalizeName);
+    const rank = keys.includes(q) ? 0 : keys.some((k) => k.startsWith(q)) ? 1 : keys.some((k) => k.includes(q)) ? 2 : -1;
+    if (rank < 0) continue;
+    scored.push({ m: { name: e.name, kind: e.kind, ra_deg: e.ra_deg, dec_deg: e.dec_deg, mag: e.mag, aliases: e.aliases }, rank, mag: e.mag });
+  }
+  return scored
+    .sort((a, b) => a.rank - b.rank || a.mag - b.mag)
+    .slice(0, limit)
+    .map((s) => s.m);
 }

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { SetupCode } from "../auth/setup-code";
 import type { UserStore } from "../store/users";
 import { authRoutes } from "./auth-routes";
+import { catalogRoutes } from "./catalog-routes";
 // The web UI: Bun bundles the page, its TypeScript and CSS when the server starts (and into a compiled binary).
 import ui from "../ui/index.html";
 import { nodeRoutes } from "./node-routes";
@@ -79,6 +80,7 @@ export function createApp(opts: ServerOptions) {
     }))
     .ws("/v1/ws/stream", endpoint("stream"))
     .ws("/v1/ws/commands", endpoint("commands"))
+    .use(catalogRoutes(opts.signingKey, opts.allowedOrigins))
     .use(authRoutes({ users: opts.users, setup: opts.setup, signingKey: opts.signingKey, allowedOrigins: opts.allowedOrigins, log: opts.log }))
     .use(opts.node ? nodeRoutes(opts.node, opts.signingKey, opts.allowedOrigins) : new Elysia());
 }

@@ -93,7 +93,10 @@ async function sweepAround(t: Telescope, centre: number, filter_id: string, ctx:
     const { frame } = await expose(t, { duration_s: af.exposure_s, binning: af.binning, filter_id, image_type: "Focus Frame", observer: "autofocus" }, ctx);
     const m = measureStars(frame.pixels, frame.width, frame.height);
     // HFR in unbinned pixels, so samples compare across binnings.
-    out.push({ position_um: focuser.status().position, hfr_px: round(m.hfr_px * frame.binning, 3), stars: m.stars.length });
+    const sample = { position_um: focuser.status().position, hfr_px: round(m.hfr_px * frame.binning, 3), stars: m.stars.length };
+    out.push(sample);
+    // Each sample goes out as it is measured (telescope_log), so a UI can plot the V-curve while it fills.
+    ctx.log.info({ autofocus_sample: sample, command_id: ctx.id }, "autofocus sample");
     ctx.check();
   }
   return out;
