@@ -158,6 +158,9 @@ export class SnapshotPublisher {
           current_task: this.automation.active(),
           safe: this.constraints.safe(),
           pointing: { ...position(p), lst_deg: r(p.lst_deg, 4) },
+          // ASCOM's convention for an equatorial mount pointing normally: east of the pier while looking west
+          // of the meridian (HA >= 0), west of it while looking east.
+          pier_side: p.ha_deg >= 0 ? "east" : "west",
           tracking,
           slewing,
           site: t.site,

@@ -31,7 +31,7 @@ async function signIn(page: Page, name: string, password: string) {
 }
 
 describe("the web UI", () => {
-  test("setup, sign in, lease, track M31, expose 1 s and see it drawn, release; a viewer watches and cannot command", async () => {
+  test("setup, accounts, sign in, lease, track M31, expose 1 s and see it drawn, autofocus plot, tasks, release; a viewer watches and cannot command", async () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await ctx.newPage();
     const errors: string[] = [];
@@ -45,9 +45,12 @@ describe("the web UI", () => {
     await page.getByRole("button", { name: "Create admin and sign in" }).click();
     await page.locator('[data-test="link"]', { hasText: "live" }).waitFor();
 
-    // A viewer account, made through the admin API with the browser's own session.
-    const made = await page.evaluate(async () => (await fetch("/v1/users", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "vic", role: "viewer", password: "viewer password" }) })).status);
-    expect(made).toBe(201);
+    // A viewer account, made on the admin's accounts panel.
+    await page.getByLabel("new account name").fill("vic");
+    await page.getByLabel("new account role").selectOption("viewer");
+    await page.getByLabel("new account password").fill("viewer password");
+    await page.getByRole("button", { name: "Add account" }).click();
+    await page.locator('[data-test="users"]', { hasText: "vic" }).waitFor();
     const viewerCtx = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const viewer = await viewerCtx.newPage();
     await signIn(viewer, "vic", "viewer password");
@@ -58,12 +61,16 @@ describe("the web UI", () => {
     await page.locator('[data-test="lease"]', { hasText: "ada" }).waitFor();
     await viewer.locator('[data-test="lease"]', { hasText: "ada" }).waitFor();
 
-    await page.getByPlaceholder("M31, Vega, Mars or RA,Dec°").fill("M31");
+    // Search as you type: the catalog offers M31 for "M3".
+    const targetInput = page.getByPlaceholder("M31, Vega, Mars or RA,Dec°");
+    await targetInput.pressSequentially("M3");
+    await page.locator('#targets option[value="M31"]').waitFor({ state: "attached" });
+    await targetInput.fill("M31");
     await page.getByRole("button", { name: "Track" }).click();
     await page.locator('[data-test="mount-state"]', { hasText: "tracking" }).waitFor({ timeout: 20_000 });
     await viewer.locator('[data-test="mount-state"]', { hasText: "tracking" }).waitFor({ timeout: 20_000 });
 
-    await page.getByLabel("seconds").fill("1");
+    await page.getByLabel("exposure seconds").fill("1");
     await page.getByRole("button", { name: "Expose" }).click();
     await page.locator('[data-test="message"]', { hasText: "expose: done" }).waitFor({ timeout: 20_000 });
     // The image is fetched by binary direct transfer, decoded and stretched in the page: its pixels vary.
@@ -80,6 +87,23 @@ describe("the web UI", () => {
     expect(spread.height).toBe(768);
     expect(spread.levels).toBeGreaterThan(20);
     await page.locator('[data-test="histogram"]').waitFor();
+    // The viewer, showing "latest", gets the new image as it is taken.
+    await viewer.waitForFunction(() => (globalThis as any).document.querySelector('[data-test="image"]').width === 1024, null, { timeout: 20_000 });
+
+    // Autofocus: the V-curve fills while it runs, then the result is shown.
+    await page.getByRole("button", { name: "Autofocus" }).click();
+    await page.waitForFunction(() => Number((globalThis as any).document.querySelector('[data-test="vcurve"]').dataset.points) >= 3, null, { timeout: 30_000 });
+    await page.locator('[data-test="autofocus-result"]', { hasText: "best focus" }).waitFor({ timeout: 60_000 });
+    const points = Number(await page.locator('[data-test="vcurve"]').getAttribute("data-points"));
+    expect(points).toBeGreaterThanOrEqual(9);
+    await viewer.waitForFunction((n) => Number((globalThis as any).document.querySelector('[data-test="vcurve"]').dataset.points) >= n, points);
+
+    // The task queue: add one (it waits: the lease is held), see it, remove it.
+    await page.getByLabel("task target").fill("M42");
+    await page.getByRole("button", { name: "Add task" }).click();
+    await page.locator('[data-test="tasks"]', { hasText: "M42" }).waitFor();
+    await page.locator('[data-test="tasks"] li', { hasText: "M42" }).getByRole("button", { name: "Remove" }).click();
+    await page.locator('[data-test="tasks"] li', { hasText: "M42" }).waitFor({ state: "detached" });
 
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-desktop.png"), fullPage: true });
     await viewer.screenshot({ path: join(ARTIFACTS, "dashboard-phone.png"), fullPage: true });
@@ -90,5 +114,5 @@ describe("the web UI", () => {
     expect(errors).toEqual([]);
     await ctx.close();
     await viewerCtx.close();
-  }, 90_000);
+  }, 150_000);
 });
