@@ -35,7 +35,11 @@ export function Dashboard({ me, telescope, signedOut }: { me: Me; telescope: str
     (async () => {
       c = await SkynodeClient.connect({});
       if (closed) return c.close();
-      c.onConnection((s) => setLink(s));
+      c.onConnection((s) => {
+        setLink(s);
+        // What was shown is no longer live: blank it until the restored subscriptions deliver the current state.
+        if (s === "reconnecting") (setTel({}), setDevices({}), setStatus({}));
+      });
       await c.subscribe({ filter: { telescope_uid: telescope } }, (e: Frame) => {
         if (e.kind === "event_telescope_snapshot") setTel(e.snapshot as Snap);
         else if (e.kind === "event_device_snapshot") setDevices((d) => ({ ...d, [String(e.device_uid)]: e.snapshot as Snap }));
