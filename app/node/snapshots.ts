@@ -154,7 +154,7 @@ export class SnapshotPublisher {
           ...common,
           name: t.config.telescope.name,
           mode: lease ? "manual" : "automatic",
-          lease: lease ? { lease_id: lease.lease_id, holder: lease.holder, expires_at: lease.expires_at } : null,
+          lease: lease ? { lease_id: lease.lease_id, holder: lease.holder, purpose: lease.purpose ?? null, expires_at: lease.expires_at } : null,
           current_task: this.automation.active(),
           safe: this.constraints.safe(),
           pointing: { ...position(p), lst_deg: r(p.lst_deg, 4) },

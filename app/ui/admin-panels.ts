@@ -49,6 +49,8 @@ export function TasksPanel({ canWrite, filters, refreshKey }: { canWrite: boolea
   </section>`;
 }
 
+const ROLES = ["viewer", "operator", "owner", "admin"];
+
 /** Accounts (admins only): who may sign in, with which role. */
 export function UsersPanel() {
   const [users, setUsers] = useState<Snap[]>([]);
@@ -70,11 +72,14 @@ export function UsersPanel() {
   };
   return html`<section>
     <h2>Accounts</h2>
-    <ul data-test="users">${users.map((u) => html`<li>${u.name} <span class="badge">${u.role}</span>
+    <ul data-test="users">${users.map((u) => html`<li>${u.name}
+      <select aria-label=${`role of ${u.name}`} onChange=${async (e: Event) => (await rest("PATCH", `/v1/users/${u.name}`, { role: (e.target as HTMLSelectElement).value }).catch((err) => setError(err.message)), load())}>
+        ${ROLES.map((r) => html`<option value=${r} selected=${u.role === r}>${r}</option>`)}
+      </select>
       <button onClick=${async () => (await rest("DELETE", `/v1/users/${u.name}`).catch((e) => setError(e.message)), load())}>Remove</button></li>`)}</ul>
     <form class="row" onSubmit=${add}>
       <input name="name" placeholder="name" required aria-label="new account name" />
-      <select name="role" aria-label="new account role">${["viewer", "operator", "owner", "admin"].map((r) => html`<option value=${r}>${r}</option>`)}</select>
+      <select name="role" aria-label="new account role">${ROLES.map((r) => html`<option value=${r}>${r}</option>`)}</select>
       <input name="password" type="password" placeholder="password (8+)" minlength="8" required aria-label="new account password" />
       <button type="submit">Add account</button>
     </form>

@@ -55,7 +55,7 @@ export function Dashboard({ me, telescope, signedOut }: { me: Me; telescope: str
     };
   }, [telescope]);
 
-  const lease = tel.lease as { lease_id: string; holder: string; expires_at: string } | null | undefined;
+  const lease = tel.lease as { lease_id: string; holder: string; purpose?: string | null; expires_at: string } | null | undefined;
   const mine = lease?.holder === me.name;
   const owner = me.role === "owner" || me.role === "admin";
   const can = me.role !== "viewer" && (mine || owner);
@@ -77,7 +77,7 @@ export function Dashboard({ me, telescope, signedOut }: { me: Me; telescope: str
     <main>
       <div class="banner" data-test="lease">
         ${lease
-          ? html`Manual control: <b>${lease.holder}</b> · ${Math.floor(leaseLeft / 60)}:${String(leaseLeft % 60).padStart(2, "0")} left`
+          ? html`Manual control: <b>${lease.holder}</b>${lease.purpose ? ` (${lease.purpose})` : ""} · ${Math.floor(leaseLeft / 60)}:${String(leaseLeft % 60).padStart(2, "0")} left`
           : html`No manual-control lease: ${tel.current_task ? `automation running ${tel.current_task.name ?? tel.current_task.task_id}` : "the telescope is free"}`}
         <span class="row">
           ${!lease && me.role !== "viewer" && html`<button class="primary" disabled=${busy !== null} onClick=${() => run("acquire lease", { command_type: "manual_control_lease.acquire", duration_s: 1800, purpose: "web UI" })}>Acquire lease</button>`}

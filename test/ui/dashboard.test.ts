@@ -58,7 +58,7 @@ describe("the web UI", () => {
     await viewer.getByText("viewers cannot command").first().waitFor();
 
     await page.getByRole("button", { name: "Acquire lease" }).click();
-    await page.locator('[data-test="lease"]', { hasText: "ada" }).waitFor();
+    await page.locator('[data-test="lease"]', { hasText: "ada (web UI)" }).waitFor();
     await viewer.locator('[data-test="lease"]', { hasText: "ada" }).waitFor();
 
     // Search as you type: the catalog offers M31 for "M3".
@@ -107,6 +107,17 @@ describe("the web UI", () => {
 
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-desktop.png"), fullPage: true });
     await viewer.screenshot({ path: join(ARTIFACTS, "dashboard-phone.png"), fullPage: true });
+
+    // Anything running can be cancelled: a long exposure stops, reported as canceled.
+    await page.getByLabel("exposure seconds").fill("60");
+    await page.getByRole("button", { name: "Expose" }).click();
+    await page.locator('[data-test="cancel"]').click();
+    await page.locator('[data-test="message"]', { hasText: "expose: canceled" }).waitFor({ timeout: 20_000 });
+
+    // An admin changes a role on the accounts panel.
+    await page.getByLabel("role of vic").selectOption("operator");
+    await page.waitForFunction(async () => ((await (await fetch("/v1/users")).json()) as any).users.find((u: any) => u.name === "vic").role === "operator");
+    await page.getByLabel("role of vic").selectOption("viewer");
 
     await page.getByRole("button", { name: "Release" }).click();
     await page.locator('[data-test="lease"]', { hasText: "No manual-control lease" }).waitFor();
