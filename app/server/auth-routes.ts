@@ -29,6 +29,8 @@ const ChangePassword = z.strictObject({ current_password: z.string().min(1).max(
 /** Failed sign-ins per name before it is locked for LOCK_MS: slows password guessing to a crawl. */
 const MAX_FAILURES = 5;
 const LOCK_MS = 30_000;
+/** The setup form's attempts are counted under a key no account name can take. */
+const SETUP_KEY = "\u0000setup";
 
 class HttpError extends Error {
   constructor(
@@ -95,6 +97,20 @@ export function authRoutes(opts: AuthRoutesOptions) {
     }
   };
   const admins = () => users.list().filter((u) => u.role === "admin").length;
+  /** Refuses (429) while `key` (a name, or the setup form) is locked after MAX_FAILURES wrong tries. */
+  const guardAttempts = (key: string) => {
+    const f = failures.get(key);
+    if (f && f.lockedUntil > Date.now()) {
+      const what = key === SETUP_KEY ? "wrong setup codes" : `failed sign-ins for ${key}`;
+      throw new HttpError(429, "forbidden", `too many ${what}: try again in ${Math.ceil((f.lockedUntil - Date.now()) / 1000)} s`);
+    }
+  };
+  const failed = (key: string) => {
+    // Names are the caller's choice: forget stale entries before the map can grow without bound.
+    if (failures.size > 10_000) for (const [k, f] of failures) if (f.lockedUntil < Date.now()) failures.delete(k);
+    const count = (failures.get(key)?.count ?? 0) + 1;
+    failures.set(key, { count: count >= MAX_FAILURES ? 0 : count, lockedUntil: count >= MAX_FAILURES ? Date.now() + LOCK_MS : 0 });
+  };
 
   return new Elysia()
     .get("/v1/auth/status", () => json(200, { setup_required: users.count() === 0 }))
@@ -104,7 +120,11 @@ export function authRoutes(opts: AuthRoutesOptions) {
         sameOrigin(request);
         const body = await parse(Setup, request);
         if (users.count() > 0) throw new HttpError(409, "conflict", "setup is done: sign in instead");
-        if (!setup.matches(body.setup_code)) throw new HttpError(403, "forbidden", "wrong setup code: it is printed when the appliance starts, and kept in its data dir (setup-code)");
+        guardAttempts(SETUP_KEY);
+        if (!setup.matches(body.setup_code)) {
+          failed(SETUP_KEY);
+          throw new HttpError(403, "forbidden", "wrong setup code: it is printed when the appliance starts, and kept in its data dir (setup-code)");
+        }
         if (!(await users.create({ name: body.name, role: "admin", telescopes: null, password: body.password }, true))) {
           throw new HttpError(409, "conflict", "setup is done: sign in instead");
         }
@@ -118,14 +138,10 @@ export function authRoutes(opts: AuthRoutesOptions) {
       handle(async (request) => {
         sameOrigin(request);
         const body = await parse(Login, request);
-        const f = failures.get(body.name);
-        if (f && f.lockedUntil > Date.now()) {
-          throw new HttpError(429, "forbidden", `too many failed sign-ins for ${body.name}: try again in ${Math.ceil((f.lockedUntil - Date.now()) / 1000)} s`);
-        }
+        guardAttempts(body.name);
         const user = await users.verify(body.name, body.password);
         if (!user) {
-          const count = (f?.count ?? 0) + 1;
-          failures.set(body.name, { count: count >= MAX_FAILURES ? 0 : count, lockedUntil: count >= MAX_FAILURES ? Date.now() + LOCK_MS : 0 });
+          failed(body.name);
           log.warn({ name: body.name }, "failed sign-in");
           throw new HttpError(401, "forbidden", "wrong name or password");
         }
