@@ -38,6 +38,7 @@ export class Channel {
   private opened = false;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private readonly answers = new Map<string, { resolve(f: Frame): void; reject(e: Error): void }>();
+  private readonly openWaiters = new Set<() => void>();
   private nextId = 0;
 
   constructor(private readonly opts: ChannelOptions) {}
@@ -60,8 +61,27 @@ export class Channel {
     this.ws!.send(JSON.stringify(frame));
   }
 
-  /** Sends `frame` with a fresh `id` and resolves with the `ack`/`pong` that echoes it; an `error` rejects. */
-  request(frame: Record<string, unknown>, timeoutMs = 10_000): Promise<Frame> {
+  /** Sends `frame` with a fresh `id` and resolves with the `ack`/`pong` that echoes it; an `error` rejects. While
+   * the socket is reconnecting the request waits for it (within the same timeout) instead of failing at once. */
+  async request(frame: Record<string, unknown>, timeoutMs = 10_000): Promise<Frame> {
+    const started = Date.now();
+    if (!this.isOpen) await this.reopened(timeoutMs);
+    return this.requestNow(frame, timeoutMs - (Date.now() - started));
+  }
+
+  private reopened(timeoutMs: number): Promise<void> {
+    if (this.closed || !this.opts.reconnect) return Promise.reject(new SkynodeError("disconnected", "not connected"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.openWaiters.delete(done);
+        reject(new SkynodeError("disconnected", `not connected (still reconnecting after ${timeoutMs} ms)`));
+      }, timeoutMs);
+      const done = () => (clearTimeout(timer), resolve());
+      this.openWaiters.add(done);
+    });
+  }
+
+  private requestNow(frame: Record<string, unknown>, timeoutMs: number): Promise<Frame> {
     const id = `c${++this.nextId}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -96,6 +116,8 @@ export class Channel {
       const reopened = this.opened;
       this.opened = true;
       this.opts.onOpen(reopened);
+      for (const w of this.openWaiters) w();
+      this.openWaiters.clear();
     };
     ws.onmessage = (e) => {
       if (typeof e.data !== "string") return this.opts.onBinary(new Uint8Array(e.data as ArrayBuffer));

@@ -57,6 +57,8 @@ export class SkynodeClient {
   private readonly results = new Map<string, { seq: number; ready: Promise<void> }>();
   private readonly direct = new DirectReceiver();
   private readonly listeners = new Set<(s: ConnectionState) => void>();
+  /** The sockets not (yet) back after a drop, with their subscriptions restored. */
+  private readonly down = new Set<"stream" | "commands">();
   private next = 0;
 
   private constructor(opts: SkynodeClientOptions) {
@@ -71,7 +73,7 @@ export class SkynodeClient {
       onText: (f) => this.subs.get(String(f.subscription_id))?.onEvent(f),
       onBinary: () => {},
       onOpen: (again) => again && this.restoreStreams(),
-      onDrop: () => this.emit("reconnecting"),
+      onDrop: () => this.dropped(),
     });
     this.commands = new Channel({
       url: `${base}/v1/ws/commands${query}`,
@@ -82,7 +84,7 @@ export class SkynodeClient {
       onOpen: (again) => again && this.restoreResults(),
       onDrop: (reason) => {
         this.direct.dropAll(reason);
-        this.emit("reconnecting");
+        this.dropped();
       },
     });
   }
@@ -198,7 +200,7 @@ export class SkynodeClient {
 
   private restoreStreams(): void {
     Promise.all([...this.subs.values()].map((s) => this.stream.request(subscribeFrame(s)))).then(
-      () => this.emit("open"),
+      () => this.restored("stream"),
       () => {},
     );
   }
@@ -216,9 +218,22 @@ export class SkynodeClient {
         }),
       ),
     ).then(
-      () => this.emit("open"),
+      () => this.restored("commands"),
       () => {},
     );
+  }
+
+  /** A socket dropped: the client is reconnecting until both are back with what they had restored. */
+  private dropped(): void {
+    const wasUp = this.down.size === 0;
+    this.down.add("stream").add("commands");
+    for (const [name, ch] of [["stream", this.stream], ["commands", this.commands]] as const) if (ch.isOpen) this.down.delete(name);
+    if (wasUp) this.emit("reconnecting");
+  }
+
+  private restored(which: "stream" | "commands"): void {
+    this.down.delete(which);
+    if (this.down.size === 0) this.emit("open");
   }
 
   private emit(state: ConnectionState): void {

@@ -48,7 +48,8 @@ test("a restart of the server: the page says so, reconnects by itself and shows 
   await page.locator('[data-test="lease"]', { hasText: "olga" }).waitFor({ timeout: 10_000 });
 
   await page.getByRole("button", { name: "Night" }).click();
-  expect(await page.evaluate(() => (globalThis as any).document.body.classList.contains("night"))).toBe(true);
+  // The class is applied by an effect after the render: wait for it rather than read it at once.
+  await page.waitForFunction(() => (globalThis as any).document.body.classList.contains("night"), null, { timeout: 5000 });
   await page.screenshot({ path: join(ARTIFACTS, "dashboard-night.png") });
   await page.getByRole("button", { name: "Normal" }).click();
 
