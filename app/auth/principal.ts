@@ -15,6 +15,8 @@ const TokenClaims = z.object({
   iat: z.number(),
   exp: z.number().optional(),
   jti: z.string().optional(),
+  /** Set on tokens a password sign-in issued: the account's version (its updated_at) at sign-in. */
+  acv: z.number().optional(),
 });
 
 export interface Principal {
@@ -22,6 +24,8 @@ export interface Principal {
   role: Role;
   /** null = not restricted to particular telescopes. */
   telescopes: ReadonlySet<string> | null;
+  /** A password sign-in's session: valid only while the account is as it was when it signed in. */
+  account?: { version: number };
 }
 
 export interface TokenRequest {
@@ -29,6 +33,8 @@ export interface TokenRequest {
   role: Role;
   telescopes?: string[];
   ttlSec?: number;
+  /** The account version for a sign-in session (see Principal.account). */
+  accountVersion?: number;
 }
 
 export function issueToken(key: Uint8Array, req: TokenRequest, nowSec = Math.floor(Date.now() / 1000)): string {
@@ -43,6 +49,7 @@ export function issueToken(key: Uint8Array, req: TokenRequest, nowSec = Math.flo
     iat: nowSec,
     exp: req.ttlSec ? nowSec + req.ttlSec : undefined,
     jti: crypto.randomUUID(),
+    acv: req.accountVersion,
   });
   return signJwt(claims, key);
 }
@@ -54,7 +61,7 @@ export function principalFromToken(token: string, key: Uint8Array): Principal | 
   if (!parsed.success) return null;
   const c = parsed.data;
   if (c.role === "skynode" && c.tel?.length !== 1) return null;
-  return { sub: c.sub, role: c.role, telescopes: c.tel ? new Set(c.tel) : null };
+  return { sub: c.sub, role: c.role, telescopes: c.tel ? new Set(c.tel) : null, ...(c.acv !== undefined ? { account: { version: c.acv } } : {}) };
 }
 
 export function reachesTelescope(p: Principal, telescopeUid: string): boolean {

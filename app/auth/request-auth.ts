@@ -2,6 +2,9 @@ import { principalFromToken, type Principal } from "./principal";
 
 export const SESSION_COOKIE = "skynet_session";
 
+/** Authenticates a request (the server binds its key, allowed origins and session check once). */
+export type Authenticate = (request: Request) => AuthOutcome;
+
 export type AuthOutcome =
   | { ok: true; principal: Principal; via: "query" | "header" | "cookie" }
   | { ok: false; status: 401 | 403; reason: string };
@@ -9,7 +12,21 @@ export type AuthOutcome =
 /** Authenticates an HTTP request or WebSocket upgrade by `?token=`, `Authorization: Bearer` or the session cookie.
  * A presented but bad credential is refused rather than falling through to the next source. A cookie is sent by
  * the browser to any page's request, so a cookie upgrade must come from the served host or an allowed origin. */
-export function authenticateRequest(request: Request, key: Uint8Array, allowedOrigins: readonly string[]): AuthOutcome {
+export function authenticateRequest(
+  request: Request,
+  key: Uint8Array,
+  allowedOrigins: readonly string[],
+  /** For sign-in sessions: is the account still as it was? (deleted or changed accounts end their sessions) */
+  sessionValid: (p: Principal) => boolean = () => true,
+): AuthOutcome {
+  const outcome = credentials(request, key, allowedOrigins);
+  if (outcome.ok && outcome.principal.account && !sessionValid(outcome.principal)) {
+    return { ok: false, status: 401, reason: "this session has ended (the account was changed or removed): sign in again" };
+  }
+  return outcome;
+}
+
+function credentials(request: Request, key: Uint8Array, allowedOrigins: readonly string[]): AuthOutcome {
   const url = new URL(request.url);
   const queryToken = url.searchParams.get("token");
   if (queryToken) return fromToken(queryToken, key, "query");

@@ -137,8 +137,8 @@ export class Channel {
       for (const a of this.answers.values()) a.reject(new SkynodeError("disconnected", reason));
       this.answers.clear();
       if (this.opened) this.opts.onDrop(reason);
-      // Closed by us, refused at first contact, or superseded: stay closed.
-      if (this.closed || !this.opened || !this.opts.reconnect || e.code === 1008) return;
+      // Closed by us, refused at first contact, or the session ended (4003): stay closed.
+      if (this.closed || !this.opened || !this.opts.reconnect || e.code === 1008 || e.code === 4003) return;
       const delay = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)]!;
       this.retry = setTimeout(() => this.open(), delay * (0.75 + Math.random() / 2));
     };

@@ -50,7 +50,14 @@ export class Hub {
     else this.commands.close(conn);
   }
 
-  get connectionCount(): number {
+  /** The sign-in sessions of account `name` have ended (changed or removed): their sockets are closed. */
+  endSessions(name: string): void {
+    for (const conn of [...this.conns]) {
+      if (conn.principal.sub === name && conn.principal.account) conn.ws.close(4003, "this session has ended (the account was changed or removed): sign in again");
+    }
+  }
+
+    get connectionCount(): number {
     return this.conns.size;
   }
 

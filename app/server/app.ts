@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { authenticateRequest, type AuthOutcome } from "../auth/request-auth";
+import { authenticateRequest, type Authenticate, type AuthOutcome } from "../auth/request-auth";
 import type { Conn, Endpoint, HubSocket } from "../hub/connection";
 import type { Hub } from "../hub/hub";
 import type { SkyNode } from "../node/skynode";
@@ -35,13 +35,15 @@ export function createApp(opts: ServerOptions) {
   const auth = new WeakMap<Request, AuthOutcome>();
   const conns = new WeakMap<object, Conn>();
   const started = Date.now();
+  // Every entry authenticates the same way; sign-in sessions also need their account unchanged.
+  const authenticate: Authenticate = (request) => authenticateRequest(request, opts.signingKey, opts.allowedOrigins, (p) => opts.users.sessionValid(p));
 
   const endpoint = (name: Endpoint) => ({
     // Elysia calls beforeHandle as a route hook (whose returned response refuses the upgrade) and once more inside
     // the upgrade handler; the WeakMap keeps the token verified once per request.
     beforeHandle({ request, status }: { request: Request; status: (code: 401 | 403, body: string) => unknown }) {
       let outcome = auth.get(request);
-      if (!outcome) auth.set(request, (outcome = authenticateRequest(request, opts.signingKey, opts.allowedOrigins)));
+      if (!outcome) auth.set(request, (outcome = authenticate(request)));
       if (!outcome.ok) return status(outcome.status, outcome.reason);
     },
     open(ws: { raw: HubSocket & { data: unknown }; data: { request: Request } }) {
@@ -80,7 +82,17 @@ export function createApp(opts: ServerOptions) {
     }))
     .ws("/v1/ws/stream", endpoint("stream"))
     .ws("/v1/ws/commands", endpoint("commands"))
-    .use(catalogRoutes(opts.signingKey, opts.allowedOrigins))
-    .use(authRoutes({ users: opts.users, setup: opts.setup, signingKey: opts.signingKey, allowedOrigins: opts.allowedOrigins, log: opts.log }))
-    .use(opts.node ? nodeRoutes(opts.node, opts.signingKey, opts.allowedOrigins) : new Elysia());
+    .use(catalogRoutes(authenticate))
+    .use(
+      authRoutes({
+        users: opts.users,
+        setup: opts.setup,
+        signingKey: opts.signingKey,
+        allowedOrigins: opts.allowedOrigins,
+        authenticate,
+        log: opts.log,
+        sessionsEnded: (name) => hub.endSessions(name),
+      }),
+    )
+    .use(opts.node ? nodeRoutes(opts.node, authenticate) : new Elysia());
 }

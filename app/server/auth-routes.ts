@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { issueToken, Role, type Principal } from "../auth/principal";
-import { authenticateRequest, originAllowed, SESSION_COOKIE } from "../auth/request-auth";
+import { originAllowed, SESSION_COOKIE, type Authenticate } from "../auth/request-auth";
 import type { SetupCode } from "../auth/setup-code";
 import { Uid } from "../protocol";
 import type { User, UserStore } from "../store/users";
@@ -12,7 +12,10 @@ export interface AuthRoutesOptions {
   setup: SetupCode;
   signingKey: Uint8Array;
   allowedOrigins: readonly string[];
+  authenticate: Authenticate;
   log: Logger;
+  /** An account was changed or removed: its sign-in sessions have ended; close what they hold open. */
+  sessionsEnded: (name: string) => void;
   /** How long a sign-in lasts. */
   sessionTtlSec?: number;
 }
@@ -75,13 +78,13 @@ export function authRoutes(opts: AuthRoutesOptions) {
     }
   };
   const principal = (request: Request, admin = false): Principal => {
-    const outcome = authenticateRequest(request, opts.signingKey, opts.allowedOrigins);
+    const outcome = opts.authenticate(request);
     if (!outcome.ok) throw new HttpError(outcome.status, "forbidden", outcome.reason);
     if (admin && outcome.principal.role !== "admin") throw new HttpError(403, "forbidden", "only an admin may manage accounts");
     return outcome.principal;
   };
   const session = (request: Request, user: User, status: number) => {
-    const token = issueToken(opts.signingKey, { sub: user.name, role: user.role, telescopes: user.telescopes ?? undefined, ttlSec: ttl });
+    const token = issueToken(opts.signingKey, { sub: user.name, role: user.role, telescopes: user.telescopes ?? undefined, ttlSec: ttl, accountVersion: user.updated_at });
     const secure = new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto") === "https" ? "; Secure" : "";
     return json(status, { ...publicUser(user), expires_at: new Date(Date.now() + ttl * 1000).toISOString() }, {
       "set-cookie": `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${ttl}${secure}`,
@@ -166,8 +169,10 @@ export function authRoutes(opts: AuthRoutesOptions) {
         const p = principal(request);
         const body = await parse(ChangePassword, request);
         if (!(await users.verify(p.sub, body.current_password))) throw new HttpError(403, "forbidden", "the current password is wrong");
-        await users.update(p.sub, { password: body.new_password });
-        return json(204, null);
+        const user = (await users.update(p.sub, { password: body.new_password }))!;
+        // Every other session of the account ends with the old password; this one goes on with a fresh cookie.
+        opts.sessionsEnded(p.sub);
+        return session(request, user, 200);
       }),
     )
     .get("/v1/users", handle((request) => (principal(request, true), json(200, { users: users.list().map(publicUser) }))))
@@ -192,7 +197,9 @@ export function authRoutes(opts: AuthRoutesOptions) {
         if (user.role === "admin" && body.role !== undefined && body.role !== "admin" && admins() === 1) {
           throw new HttpError(409, "conflict", "this is the last admin: make another admin first");
         }
-        return json(200, publicUser((await users.update(user.name, body))!));
+        const updated = (await users.update(user.name, body))!;
+        opts.sessionsEnded(user.name);
+        return json(200, publicUser(updated));
       }),
     )
     .delete(
@@ -203,6 +210,7 @@ export function authRoutes(opts: AuthRoutesOptions) {
         if (!user) throw new HttpError(404, "not_found", `no account ${params.name}`);
         if (user.role === "admin" && admins() === 1) throw new HttpError(409, "conflict", "this is the last admin: make another admin first");
         users.remove(user.name);
+        opts.sessionsEnded(user.name);
         return json(204, null);
       }),
     );

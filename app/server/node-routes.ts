@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { reachesTelescope, type Principal, type Role } from "../auth/principal";
-import { authenticateRequest } from "../auth/request-auth";
+import type { Authenticate } from "../auth/request-auth";
 import { existsSync } from "node:fs";
 import { DirectFailure } from "../direct/failure";
 import { previewOf } from "../direct/types";
@@ -17,7 +17,7 @@ const OWNERS: Role[] = ["owner", "admin"];
 /** The appliance's own REST API: the automated task queue (`/v1/tasks`) and the simulated environment inputs.
  * Every route authenticates like the WebSocket endpoints and checks the caller's role and telescope grant; errors
  * use the protocol's codes (`{"error":{"code","message","details"?}}`). */
-export function nodeRoutes(node: SkyNode, signingKey: Uint8Array, allowedOrigins: readonly string[]) {
+export function nodeRoutes(node: SkyNode, authenticate: Authenticate) {
   const uid = node.telescope.uid;
   const fail = (status: number, code: string, message: string, details?: unknown) =>
     new Response(JSON.stringify({ error: { code, message, ...(details ? { details } : {}) } }), {
@@ -25,7 +25,7 @@ export function nodeRoutes(node: SkyNode, signingKey: Uint8Array, allowedOrigins
       headers: { "content-type": "application/json" },
     });
   const authorize = (request: Request, roles: Role[] | null): Principal | Response => {
-    const outcome = authenticateRequest(request, signingKey, allowedOrigins);
+    const outcome = authenticate(request);
     if (!outcome.ok) return fail(outcome.status, "forbidden", outcome.reason);
     const p = outcome.principal;
     if (!reachesTelescope(p, uid)) return fail(403, "forbidden", `your token does not grant access to telescope ${uid}`);

@@ -69,6 +69,12 @@ export class UserStore {
     return this.deleteStmt.run(name).changes > 0;
   }
 
+  /** A sign-in session of `p` is still good: its account exists and has not changed since (role, telescopes and
+   * password changes all bump updated_at, the version the session carries). */
+  sessionValid(p: { sub: string; account?: { version: number } }): boolean {
+    return p.account !== undefined && this.get(p.sub)?.updated_at === p.account.version;
+  }
+
   /** The account if `password` is its password. A missing account costs a hash verification too, so that timing
    * does not tell which names exist. */
   async verify(name: string, password: string): Promise<User | null> {

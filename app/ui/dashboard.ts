@@ -38,7 +38,14 @@ export function Dashboard({ me, telescope, signedOut }: { me: Me; telescope: str
       c.onConnection((s) => {
         setLink(s);
         // What was shown is no longer live: blank it until the restored subscriptions deliver the current state.
-        if (s === "reconnecting") (setTel({}), setDevices({}), setStatus({}));
+        if (s === "reconnecting") {
+          setTel({});
+          setDevices({});
+          setStatus({});
+          // A session ended by an admin (or a password change elsewhere) is signed out, not retried forever; a
+          // server that is merely unreachable is waited for.
+          void fetch("/v1/auth/me").then((r) => r.status === 401 && (c?.close(), signedOut()), () => {});
+        }
       });
       await c.subscribe({ filter: { telescope_uid: telescope } }, (e: Frame) => {
         if (e.kind === "event_telescope_snapshot") setTel(e.snapshot as Snap);

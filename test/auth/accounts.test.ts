@@ -109,9 +109,12 @@ describe("accounts", () => {
     expect((await post("/v1/auth/login", { name: "olga", password: "olga password" })).status).toBe(401);
     expect((await post("/v1/auth/login", { name: "olga", password: "new olga password" })).status).toBe(200);
 
-    // Everyone may change their own password, knowing the current one.
-    expect((await post("/v1/auth/password", { current_password: "nope", new_password: "newer olga password" }, as(olga))).status).toBe(403);
-    expect((await post("/v1/auth/password", { current_password: "new olga password", new_password: "newer olga password" }, as(olga))).status).toBe(204);
+    // Everyone may change their own password, knowing the current one (olga signs in again: the admin's change
+    // ended her earlier session).
+    expect(await (await fetch(`${server.http}/v1/auth/me`, { headers: as(olga) })).status).toBe(401);
+    const olgaAgain = await signIn("olga", "new olga password");
+    expect((await post("/v1/auth/password", { current_password: "nope", new_password: "newer olga password" }, as(olgaAgain))).status).toBe(403);
+    expect((await post("/v1/auth/password", { current_password: "new olga password", new_password: "newer olga password" }, as(olgaAgain))).status).toBe(200);
     expect((await post("/v1/auth/login", { name: "olga", password: "newer olga password" })).status).toBe(200);
 
     expect((await fetch(`${server.http}/v1/users/olga`, { method: "DELETE", headers: as(admin) })).status).toBe(204);
@@ -124,3 +127,36 @@ async function signIn(name: string, password: string): Promise<string> {
   expect(res.status).toBe(200);
   return cookieOf(res);
 }
+
+describe("sign-in sessions end with the account as it was", () => {
+  test("a role change, a password change or a deletion ends the account's sessions, open sockets included", async () => {
+    const admin = await signIn("ada", "correct horse");
+    expect((await post("/v1/users", { name: "sam", role: "operator", password: "sam password" }, as(admin))).status).toBe(201);
+    const sam = await signIn("sam", "sam password");
+    const me = (cookie: string) => fetch(`${server.http}/v1/auth/me`, { headers: as(cookie) }).then((r) => r.status);
+    expect(await me(sam)).toBe(200);
+    const ws = await TestClient.connect(`${server.ws}/v1/ws/commands`, { headers: as(sam) });
+
+    // Demoted: the old session (carrying "operator") is over, and its socket is closed with the reason.
+    const patch = await fetch(`${server.http}/v1/users/sam`, { method: "PATCH", headers: { ...as(admin), "content-type": "application/json" }, body: JSON.stringify({ role: "viewer" }) });
+    expect(patch.status).toBe(200);
+    expect(await ws.waitClosed()).toMatchObject({ code: 4003, reason: expect.stringContaining("session has ended") });
+    expect(await me(sam)).toBe(401);
+    const refused = await fetch(`${server.http}/v1/ws/commands`, { headers: { ...as(sam), upgrade: "websocket", connection: "Upgrade", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" } });
+    expect(refused.status).toBe(401);
+
+    // A password change: the other sessions end, the one that changed it gets a fresh cookie.
+    const first = await signIn("sam", "sam password");
+    const second = await signIn("sam", "sam password");
+    const changed = await post("/v1/auth/password", { current_password: "sam password", new_password: "new sam password" }, as(first));
+    expect(changed.status).toBe(200);
+    expect(await me(cookieOf(changed))).toBe(200);
+    expect(await me(second)).toBe(401);
+
+    // Deleted: whatever session is left is over. CLI-issued tokens are not sessions and are unaffected.
+    const last = cookieOf(changed);
+    expect((await fetch(`${server.http}/v1/users/sam`, { method: "DELETE", headers: as(admin) })).status).toBe(204);
+    expect(await me(last)).toBe(401);
+    expect(await me(server.token("sam", "operator"))).toBe(200);
+  });
+});

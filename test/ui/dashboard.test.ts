@@ -114,14 +114,14 @@ describe("the web UI", () => {
     await page.locator('[data-test="cancel"]').click();
     await page.locator('[data-test="message"]', { hasText: "expose: canceled" }).waitFor({ timeout: 20_000 });
 
-    // An admin changes a role on the accounts panel.
-    await page.getByLabel("role of vic").selectOption("operator");
-    await page.waitForFunction(async () => ((await (await fetch("/v1/users")).json()) as any).users.find((u: any) => u.name === "vic").role === "operator");
-    await page.getByLabel("role of vic").selectOption("viewer");
-
     await page.getByRole("button", { name: "Release" }).click();
     await page.locator('[data-test="lease"]', { hasText: "No manual-control lease" }).waitFor();
     await viewer.locator('[data-test="lease"]', { hasText: "No manual-control lease" }).waitFor();
+
+    // An admin changes vic's role on the accounts panel: vic's session ends, and the page goes back to sign-in.
+    await page.getByLabel("role of vic").selectOption("operator");
+    await page.waitForFunction(async () => ((await (await fetch("/v1/users")).json()) as any).users.find((u: any) => u.name === "vic").role === "operator");
+    await viewer.getByRole("button", { name: "Sign in" }).waitFor({ timeout: 15_000 });
     expect(errors).toEqual([]);
     await ctx.close();
     await viewerCtx.close();
