@@ -1,13 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { html, type Snap } from "./html";
-
-async function rest(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(path, { method, headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
-  if (res.status === 204) return null;
-  const json = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(json?.error?.message ?? `${res.status}`);
-  return json;
-}
+import { rest } from "./session";
 
 /** The automated task queue (REST /v1/tasks): what runs when nobody holds the lease. */
 export function TasksPanel({ canWrite, filters, refreshKey }: { canWrite: boolean; filters: { id: string }[]; refreshKey: unknown }) {

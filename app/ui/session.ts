@@ -5,7 +5,8 @@ export interface Me {
   telescopes: string[] | null;
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** A REST call of this server: JSON in and out; an error answer rejects with its message. */
+export async function rest<T = any>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
@@ -18,10 +19,10 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 }
 
 export const session = {
-  status: () => call<{ setup_required: boolean }>("GET", "/v1/auth/status"),
-  me: () => call<Me>("GET", "/v1/auth/me"),
-  setup: (setup_code: string, name: string, password: string) => call<Me>("POST", "/v1/auth/setup", { setup_code, name, password }),
-  login: (name: string, password: string) => call<Me>("POST", "/v1/auth/login", { name, password }),
-  logout: () => call<void>("POST", "/v1/auth/logout", {}),
-  telescope: async () => ((await call<{ telescope_uid?: string }>("GET", "/healthz")).telescope_uid ?? null),
+  status: () => rest<{ setup_required: boolean }>("GET", "/v1/auth/status"),
+  me: () => rest<Me>("GET", "/v1/auth/me"),
+  setup: (setup_code: string, name: string, password: string) => rest<Me>("POST", "/v1/auth/setup", { setup_code, name, password }),
+  login: (name: string, password: string) => rest<Me>("POST", "/v1/auth/login", { name, password }),
+  logout: () => rest<void>("POST", "/v1/auth/logout", {}),
+  telescope: async () => ((await rest<{ telescope_uid?: string }>("GET", "/healthz")).telescope_uid ?? null),
 };

@@ -1,29 +1,16 @@
 // The web UI in a real browser (headless Chromium): first-boot setup, sign-in, the lease, tracking M31, a 1 s
 // exposure drawn on the canvas, release; a viewer in a second context sees the same state live and cannot command.
 // Screenshots (desktop and phone) go to test/artifacts/ for review.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../helpers/browser";
-import { FAST_SIM } from "../helpers/operator";
-import { startServer, type TestServer } from "../helpers/server";
+import type { Page } from "playwright-core";
+import { ARTIFACTS, browserAndAppliance } from "../helpers/ui";
 
-const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
-let browser: Browser;
-let server: TestServer;
-
-beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startServer({ config: FAST_SIM })]);
-  mkdirSync(ARTIFACTS, { recursive: true });
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  expect(await server.stop()).toBe(0);
-});
+const ui = browserAndAppliance();
 
 async function signIn(page: Page, name: string, password: string) {
-  await page.goto(server.http);
+  await page.goto(ui.server.http);
   await page.getByLabel("Name").fill(name);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -32,13 +19,13 @@ async function signIn(page: Page, name: string, password: string) {
 
 describe("the web UI", () => {
   test("setup, accounts, sign in, lease, track M31, expose 1 s and see it drawn, autofocus plot, tasks, release; a viewer watches and cannot command", async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const ctx = await ui.browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(server.http);
+    await page.goto(ui.server.http);
     // First boot: the setup code from the data dir.
-    const code = readFileSync(join(server.dataDir, "setup-code"), "utf8").trim();
+    const code = readFileSync(join(ui.server.dataDir, "setup-code"), "utf8").trim();
     await page.getByLabel("Setup code").fill(code);
     await page.getByLabel("Name").fill("ada");
     await page.getByLabel("Password").fill("correct horse");
@@ -51,7 +38,7 @@ describe("the web UI", () => {
     await page.getByLabel("new account password").fill("viewer password");
     await page.getByRole("button", { name: "Add account" }).click();
     await page.locator('[data-test="users"]', { hasText: "vic" }).waitFor();
-    const viewerCtx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const viewerCtx = await ui.browser.newContext({ viewport: { width: 390, height: 844 } });
     const viewer = await viewerCtx.newPage();
     await signIn(viewer, "vic", "viewer password");
     await expect(viewer.getByRole("button", { name: "Track" }).isDisabled()).resolves.toBe(true);

@@ -1,34 +1,21 @@
 // The web UI after its server restarts (a dropped connection): it shows that it is reconnecting, resubscribes by
 // itself and catches up from the retained snapshots; night mode; signing out returns to the sign-in form.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { expect, test } from "bun:test";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
-import { launchChromium } from "../helpers/browser";
 import { FAST_SIM } from "../helpers/operator";
-import { startServer, type TestServer } from "../helpers/server";
+import { startServer } from "../helpers/server";
+import { ARTIFACTS, browserAndAppliance } from "../helpers/ui";
 
-const ARTIFACTS = new URL("../artifacts/", import.meta.url).pathname;
-let browser: Browser;
-let server: TestServer;
-
-beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startServer({ config: FAST_SIM })]);
-  mkdirSync(ARTIFACTS, { recursive: true });
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  expect(await server.stop()).toBe(0);
-});
+const ui = browserAndAppliance();
 
 test("a restart of the server: the page says so, reconnects by itself and shows the telescope again; night mode; sign out", async () => {
   // An operator account, made through the admin API with a CLI-issued admin token.
-  const admin = server.token("root", "admin");
-  const made = await fetch(`${server.http}/v1/users`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify({ name: "olga", role: "operator", password: "operator password" }) });
+  const admin = ui.server.token("root", "admin");
+  const made = await fetch(`${ui.server.http}/v1/users`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify({ name: "olga", role: "operator", password: "operator password" }) });
   expect(made.status).toBe(201);
-  const ctx = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  const ctx = await ui.browser.newContext({ viewport: { width: 1024, height: 768 } });
   const page = await ctx.newPage();
-  await page.goto(server.http);
+  await page.goto(ui.server.http);
   await page.getByLabel("Name").fill("olga");
   await page.getByLabel("Password").fill("operator password");
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -36,11 +23,11 @@ test("a restart of the server: the page says so, reconnects by itself and shows 
   await page.locator('[data-test="mount-state"]', { hasText: /idle|tracking/ }).waitFor();
 
   // The same server (port, data dir, signing key) stops and comes back.
-  expect(await server.stop()).toBe(0);
+  expect(await ui.server.stop()).toBe(0);
   await page.locator('[data-test="link"]', { hasText: "reconnecting" }).waitFor({ timeout: 10_000 });
   // Nothing stale is shown as if it were live.
   await page.locator('[data-test="mount-state"]', { hasText: "—" }).waitFor();
-  server = await startServer({ config: FAST_SIM, dataDir: server.dataDir, args: ["--port", String(server.port)] });
+  ui.server = await startServer({ config: FAST_SIM, dataDir: ui.server.dataDir, args: ["--port", String(ui.server.port)] });
   await page.locator('[data-test="link"]', { hasText: "live" }).waitFor({ timeout: 20_000 });
   // Caught up: the telescope's state shows again once its SkyNode is back, and commands work on the new connection.
   await page.locator('[data-test="mount-state"]', { hasText: /idle|tracking/ }).waitFor({ timeout: 20_000 });
@@ -57,7 +44,7 @@ test("a restart of the server: the page says so, reconnects by itself and shows 
   await page.locator('[data-test="lease"]', { hasText: "No manual-control lease" }).waitFor();
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
-  // The cookie is gone: the API no longer knows this browser.
+  // The cookie is gone: the API no longer knows this ui.browser.
   expect(await page.evaluate(async () => (await fetch("/v1/auth/me")).status)).toBe(401);
   await ctx.close();
 }, 90_000);
