@@ -44,7 +44,7 @@ test("a restart of the server: the page says so, reconnects by itself and shows 
   await page.locator('[data-test="lease"]', { hasText: "No manual-control lease" }).waitFor();
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
-  // The cookie is gone: the API no longer knows this ui.browser.
+  // The cookie is gone: the API no longer knows this browser.
   expect(await page.evaluate(async () => (await fetch("/v1/auth/me")).status)).toBe(401);
   await ctx.close();
 }, 90_000);
