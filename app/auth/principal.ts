@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { Uid } from "../protocol";
+import { RoleName, Uid } from "../protocol";
 import { signJwt, verifyJwt } from "./jwt";
 
 /** Roles (DESIGN.md §2): viewer reads streams; operator commands while holding the lease; owner is operator plus
  * force-revoke; skynode publishes for its one telescope; admin manages the appliance and reaches everything. */
-export const Role = z.enum(["viewer", "operator", "owner", "skynode", "admin"]);
+export const Role = RoleName;
 export type Role = z.infer<typeof Role>;
 
 const TokenClaims = z.object({

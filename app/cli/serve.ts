@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { SkyNode } from "../node/skynode";
 import { SetupCode } from "../auth/setup-code";
 import { UserStore } from "../store/users";
+import type { Federation } from "../federation/federation";
 
 const DEVICES_READY_WAIT_MS = 5000;
 
@@ -35,6 +36,10 @@ export interface Running {
 /** Starts the server (and, in the appliance role, its SkyNode once the devices had their first initialisation) and
  * resolves once it listens. */
 export async function startServer(opts: ServeOptions): Promise<Running> {
+  if (opts.config.upstream) {
+    if (opts.role !== "appliance") throw new Error("[upstream] federates an appliance to a hub: it is not for --role hub");
+    (await import("../federation/federation")).checkUpstreamToken(opts.config.upstream.token, opts.config.telescope.uid);
+  }
   const log = createLogger();
   const db = openDatabase(opts.dataDir, opts.config.store.busy_timeout_ms);
   const journal = new Journal(db);
@@ -81,12 +86,33 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     const host = !server.hostname || server.hostname === "0.0.0.0" || server.hostname === "::" ? "127.0.0.1" : server.hostname;
     node.start(`ws://${host.includes(":") ? `[${host}]` : host}:${server.port}`);
   }
+  let federation: Federation | undefined;
+  if (node && opts.config.upstream) {
+    const up = opts.config.upstream;
+    const { Federation } = await import("../federation/federation");
+    federation = new Federation({
+      url: up.url,
+      token: up.token,
+      telescopeUid: node.telescope.uid,
+      hub,
+      journal,
+      db,
+      direct: node.direct,
+      log,
+      maxBackoffMs: up.max_backoff_s * 1000,
+      maxQueuedLogs: up.max_queued_logs,
+      onStatus: (status) => node.reportUpstream({ ...status }),
+    });
+    node.reportUpstream({ ...federation.upstreamStatus });
+    federation.start();
+  }
   return {
     node,
     server,
     log,
     setupCode,
     async stop() {
+      federation?.stop();
       await node?.stop();
       hub.stop();
       await app.stop(true);

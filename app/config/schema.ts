@@ -198,8 +198,26 @@ export const ConfigSchema = z.strictObject({
         }
       });
     }),
-  upstream: z.strictObject({ url: z.url({ protocol: /^wss?$/ }), token: z.string().min(1) }).optional(),
-  backplane: z.strictObject({ redis_url: z.url({ protocol: /^rediss?$/ }) }).optional(),
+  upstream: z
+    .strictObject({
+      url: z.url({ protocol: /^wss?$/ }),
+      token: z.string().min(1),
+      /** Reconnect backoff ceiling: attempts double from 0.25 s up to this, with jitter. */
+      max_backoff_s: z.number().min(0.5).max(3600).default(30),
+      /** Log lines kept for the hub while it is unreachable; past this the oldest are dropped (and counted). */
+      max_queued_logs: z.int().min(100).max(10_000_000).default(100_000),
+    })
+    .optional(),
+  backplane: z
+    .strictObject({
+      redis_url: z.url({ protocol: /^rediss?$/ }),
+      /** How long a telescope's routing entry outlives its instance's last refresh (a crashed instance's telescopes
+       * become not_found after this). Refreshed every third of it. */
+      route_ttl_ms: z.int().min(300).max(600_000).default(10_000),
+      /** How long an instance waits for another to answer a routed command or cancel. */
+      rpc_timeout_ms: z.int().min(100).max(60_000).default(5000),
+    })
+    .optional(),
 }).superRefine((c, ctx) => {
   // Simulated switches on a real mount would close at angles the real mount never reports: refuse the mix.
   c.limits.forEach((l, i) => {

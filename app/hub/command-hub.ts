@@ -7,6 +7,7 @@ import {
   type LeaseState,
   type Origin,
 } from "../protocol";
+import { reachesTelescope, type Principal } from "../auth/principal";
 import type { Journal, JournalEntry } from "../store/journal";
 import { isOwner, requireCommandAuthority, requirePublisherFor, requireTelescope, scopedFilter } from "./authority";
 import { RequestError, sendAck, sendJson, type Conn } from "./connection";
@@ -82,12 +83,19 @@ export class CommandHub {
         return this.subscribe(conn, msg);
       case "unsubscribe_commands":
         return this.fanout.unsubscribeRequest(conn, msg);
-      case "publish_command":
-        return this.publishCommand(conn, msg);
+      case "publish_command": {
+        const { seq } = this.submit(conn.principal, { kind: "user", client: conn.id }, msg);
+        return sendAck(conn, msg.id ?? msg.command_id, { command_id: msg.command_id, seq });
+      }
+      case "publish_manual_control_lease":
+        requirePublisherFor(conn.principal, msg.telescope_uid);
+        this.leases.adopt(msg.telescope_uid, msg.lease);
+        return sendAck(conn, msg.id);
       case "publish_command_result":
         return this.publishResult(conn, msg);
       case "cancel_command":
-        return this.cancel(conn, msg);
+        this.cancel(conn.principal, msg.command_id);
+        return sendAck(conn, msg.id ?? msg.command_id, { command_id: msg.command_id });
       case "direct_request":
         requireTelescope(conn.principal, msg.telescope_uid);
         return this.direct.request(conn, msg);
@@ -111,9 +119,11 @@ export class CommandHub {
     });
   }
 
-  private publishCommand(conn: Conn, msg: Msg<"publish_command">): void {
+  /** Journals a command from `p` and hands it to the telescope's SkyNode; throws RequestError when refused. The
+   * origin is filled here from the caller, never taken from the message: a user's socket, or (kind `hub`) the
+   * federation bridge submitting for an upstream hub's user. */
+  submit(p: Principal, via: { kind: "user" | "hub"; client: string }, msg: Pick<Msg<"publish_command">, "telescope_uid" | "command_id" | "command">): { seq: number } {
     const { telescope_uid, command_id, command } = msg;
-    const p = conn.principal;
     const lease = this.leases.active(telescope_uid);
     requireCommandAuthority(p, telescope_uid, command.command_type, lease);
     if (command.command_type === "manual_control_lease.acquire" && lease && lease.holder !== p.sub) {
@@ -127,13 +137,13 @@ export class CommandHub {
     if (this.open.has(key(telescope_uid, command_id)) || this.journal.find(telescope_uid, command_id, "command")) {
       throw new RequestError("conflict", `command_id ${command_id} was already used on ${telescope_uid}`);
     }
-    const origin: Origin = { kind: "user", sub: p.sub, client: conn.id };
+    const origin: Origin = { kind: via.kind, sub: p.sub, client: via.client, role: p.role };
     const record: CommandRecord = { telescope_uid, command_id, command, origin };
     const entry = this.journal.append(telescope_uid, "command", command_id, record);
     this.open.set(key(telescope_uid, command_id), { record, seq: entry.seq });
     sendJson(skynode, commandEvent(SKYNODE_SUBSCRIPTION, entry.seq, record));
     this.fanout.publish({ stream: "command", telescope_uid }, eventRenderer("event_command", { seq: entry.seq, command: record }));
-    sendAck(conn, msg.id ?? command_id, { command_id, seq: entry.seq });
+    return { seq: entry.seq };
   }
 
   private publishResult(conn: Conn, msg: Msg<"publish_command_result">): void {
@@ -183,31 +193,30 @@ export class CommandHub {
     }
   }
 
-  private cancel(conn: Conn, msg: Msg<"cancel_command">): void {
-    const found = this.findCommand(msg.command_id, conn);
-    if (!found) throw new RequestError("not_found", `no command ${msg.command_id}`);
+  /** Relays a cancel from `p` to the command's SkyNode; throws RequestError when refused. */
+  cancel(p: Principal, commandId: string): void {
+    const found = this.findCommand(commandId, p);
+    if (!found) throw new RequestError("not_found", `no command ${commandId}`);
     const { record } = found;
-    const p = conn.principal;
     const lease = this.leases.active(record.telescope_uid);
     if (record.origin.sub !== p.sub && !isOwner(p) && lease?.holder !== p.sub) {
       throw new RequestError("forbidden", "only the command's issuer, the lease holder or an owner may cancel it");
     }
-    if (!this.open.has(key(record.telescope_uid, msg.command_id))) {
-      throw new RequestError("conflict", `command ${msg.command_id} has already finished`);
+    if (!this.open.has(key(record.telescope_uid, commandId))) {
+      throw new RequestError("conflict", `command ${commandId} has already finished`);
     }
     const skynode = this.skynodes.get(record.telescope_uid);
     if (!skynode) throw new RequestError("not_found", `telescope ${record.telescope_uid} has no SkyNode connected`);
-    sendJson(skynode, { kind: "cancel_command", command_id: msg.command_id, telescope_uid: record.telescope_uid });
-    sendAck(conn, msg.id ?? msg.command_id, { command_id: msg.command_id });
+    sendJson(skynode, { kind: "cancel_command", command_id: commandId, telescope_uid: record.telescope_uid });
   }
 
   /** A cancel names only the command id: look in the open commands, then in the journal of the telescopes the
    * caller reaches (or the one it names). */
-  private findCommand(commandId: string, conn: Conn): OpenCommand | null {
+  private findCommand(commandId: string, p: Principal): OpenCommand | null {
     for (const c of this.open.values()) {
-      if (c.record.command_id === commandId && reachable(conn, c.record.telescope_uid)) return c;
+      if (c.record.command_id === commandId && reachesTelescope(p, c.record.telescope_uid)) return c;
     }
-    const telescopes = conn.principal.telescopes ?? this.journal.telescopes();
+    const telescopes = p.telescopes ?? this.journal.telescopes();
     for (const uid of telescopes) {
       const e = this.journal.find(uid, commandId, "command");
       if (e) return { record: e.body as CommandRecord, seq: e.seq };
@@ -223,7 +232,6 @@ function skynodeTelescope(conn: Conn): string | null {
   if (conn.principal.role !== "skynode" || !conn.principal.telescopes) return null;
   return conn.principal.telescopes.values().next().value ?? null;
 }
-const reachable = (conn: Conn, uid: string) => conn.principal.telescopes === null || conn.principal.telescopes.has(uid);
 
 function commandEvent(subscriptionId: string, seq: number, command: CommandRecord) {
   return { kind: "event_command", subscription_id: subscriptionId, seq, command };

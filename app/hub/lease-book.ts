@@ -39,6 +39,16 @@ export class LeaseBook {
     this.announce(telescopeUid, entry.seq, lease);
   }
 
+  /** A lease state its telescope's own authority reports (an appliance federated to this hub): taken unless it is
+   * what this hub already holds, so a replayed report changes nothing. */
+  adopt(telescopeUid: string, lease: LeaseState): void {
+    const current = this.leases.get(telescopeUid);
+    if (current && current.lease_id === lease.lease_id && current.state === lease.state && current.expires_at === lease.expires_at && current.holder === lease.holder) return;
+    // An older report of a lease this hub has already seen end (a replay after a newer live state) is stale.
+    if (current && current.lease_id === lease.lease_id && current.state !== "active" && lease.state === "active") return;
+    this.set(telescopeUid, lease);
+  }
+
   stop(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();

@@ -6,6 +6,8 @@ import { eventRenderer, Fanout, type EventKey } from "./fanout";
 /** The stream endpoint's messages past the lifecycle kinds (ping, pong, ack), which the hub answers itself. */
 export type StreamMessage = Exclude<StreamInbound, { kind: "ping" | "pong" | "ack" }>;
 type Msg<K extends StreamMessage["kind"]> = Extract<StreamMessage, { kind: K }>;
+/** What a SkyNode publishes on the stream endpoint. */
+export type Publish = Exclude<StreamMessage, { kind: "subscribe_stream" | "unsubscribe_stream" }>;
 type Snapshot = Record<string, unknown>;
 
 interface Retained {
@@ -27,12 +29,22 @@ export class StreamHub {
   private readonly retained = new Map<string, Retained>();
   private readonly observatoryOf = new Map<string, string>();
   private readonly instruments = new Map<string, { instrument_uid: string; devices: Record<string, Snapshot> }>();
+  private readonly publishListeners: ((msg: Publish) => void)[] = [];
 
   constructor(publishText: (topic: string, text: string) => void) {
     this.fanout = new Fanout("stream", publishText);
   }
 
+  /** Every accepted SkyNode publish, as received (the federation bridge forwards its telescope's upstream). */
+  onPublish(listener: (msg: Publish) => void): void {
+    this.publishListeners.push(listener);
+  }
+
   handle(conn: Conn, msg: StreamMessage): void {
+    if (msg.kind !== "subscribe_stream" && msg.kind !== "unsubscribe_stream") {
+      requirePublisherFor(conn.principal, msg.telescope_uid);
+      for (const listener of this.publishListeners) listener(msg);
+    }
     switch (msg.kind) {
       case "subscribe_stream":
         return this.subscribe(conn, msg);
@@ -41,14 +53,12 @@ export class StreamHub {
       case "publish_device_snapshot":
         return this.publishDevice(conn, msg);
       case "publish_telescope_log": {
-        requirePublisherFor(conn.principal, msg.telescope_uid);
         const key = { stream: "telescope_log", telescope_uid: msg.telescope_uid, observatory_uid: this.observatoryOf.get(msg.telescope_uid) };
         this.fanout.publish(key, eventRenderer("event_telescope_log", { telescope_uid: msg.telescope_uid, entry: msg.entry }));
         if (msg.id) sendAck(conn, msg.id);
         return;
       }
       default: {
-        requirePublisherFor(conn.principal, msg.telescope_uid);
         const [stream, kind] = SNAPSHOT_KINDS[msg.kind];
         if (stream === "telescope_snapshot" && typeof msg.snapshot.observatory_uid === "string") {
           this.observatoryOf.set(msg.telescope_uid, msg.snapshot.observatory_uid);
@@ -86,7 +96,6 @@ export class StreamHub {
   }
 
   private publishDevice(conn: Conn, msg: Msg<"publish_device_snapshot">): void {
-    requirePublisherFor(conn.principal, msg.telescope_uid);
     const { telescope_uid, device_uid, snapshot } = msg;
     const key: EventKey = { stream: "device_snapshot", telescope_uid, device_uid, device_type: snapshot.device_type };
     this.emit(key, "event_device_snapshot", { telescope_uid, device_uid, snapshot });

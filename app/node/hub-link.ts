@@ -1,8 +1,26 @@
 import type { Logger } from "pino";
 import type { DirectResponder } from "../direct/responder";
 import { DirectSender, type FrameSink } from "../direct/sender";
-import type { CommandRecord, CommandResult, DirectRequest, LeaseState } from "../protocol";
-import type { Outbox } from "../store/outbox";
+import type { CommandRecord, DirectRequest, LeaseState } from "../protocol";
+
+/** A frame that must reach the hub: sent when connected, resent after every reconnect until the hub acknowledges
+ * (or refuses) its `id`. */
+export interface QueuedFrame {
+  id: string;
+  endpoint: "stream" | "commands";
+  frame: Record<string, unknown>;
+}
+
+/** The durable queue behind a link (the SkyNode's outbox, the federation's journal cursor and log queue). */
+export interface LinkOutbox {
+  /** What the hub has not acknowledged yet, in order. */
+  pending(): QueuedFrame[];
+  acknowledged(id: string): void;
+  /** The hub answered `id` with an error: it will never accept that frame. */
+  refused(id: string): void;
+}
+
+export type LinkState = "connecting" | "connected" | "disconnected";
 
 export interface HubLinkOptions {
   /** Base URL of the hub (`ws://127.0.0.1:5001` for the appliance's own hub, the upstream URL when federating). */
@@ -10,8 +28,12 @@ export interface HubLinkOptions {
   /** A `skynode` token for this telescope, asked for at every (re)connect. */
   token: () => string;
   telescopeUid: string;
-  outbox: Outbox;
+  outbox: LinkOutbox;
   log: Logger;
+  /** Reconnect backoff: doubles from 250 ms up to this, with jitter (default 30 s). */
+  maxBackoffMs?: number;
+  /** The link came up, went down or is trying again. */
+  onState?: (state: LinkState, detail?: { code?: number; reason?: string; retry_ms?: number }) => void;
   onCommand: (record: CommandRecord) => void;
   onCancel: (commandId: string) => void;
   onLease: (lease: LeaseState) => void;
@@ -28,12 +50,15 @@ export const LINK_CHUNK_BYTES = 256 * 1024;
 /** Past this many bytes queued on the commands socket, direct chunks wait (the hub's credits normally bound it). */
 const LINK_HIGH_WATER = 4 * 1024 * 1024;
 
-const BACKOFF_MS = [100, 250, 500, 1000, 2000, 5000];
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 30_000;
 const LEASE_SYNC = "lease-sync";
+const LEASE_SUBSCRIPTION = "skynode-lease";
 
-/** The SkyNode's connection to a hub: exactly the path any external SkyNode takes (DESIGN.md §3), so the same code
- * serves the appliance's own hub and an upstream one. Snapshots and logs are sent when connected (current state is
- * republished on reconnect); command results go through the outbox and are resent until the hub acknowledges them. */
+/** A `skynode` connection to a hub: exactly the path any external SkyNode takes (DESIGN.md §3), so the same code
+ * attaches the appliance's SkyNode to its own hub and the appliance (app/federation) to an upstream one. Snapshots
+ * are sent when connected (current state is republished on reconnect); queued frames (command results, and
+ * upstream also lease events and logs) go through the outbox and are resent until the hub acknowledges them. */
 export class HubLink {
   private stream: WebSocket | null = null;
   private commands: WebSocket | null = null;
@@ -70,21 +95,21 @@ export class HubLink {
     this.stream.send(JSON.stringify({ kind, telescope_uid: this.opts.telescopeUid, ...body }));
   }
 
-  /** Records the result durably, then sends it; it is resent after a reconnect until acknowledged. */
-  result(result: CommandResult): void {
-    this.opts.outbox.done(result);
-    this.sendResult(result);
+  /** Sends a frame its outbox already holds (so it is resent after a reconnect until acknowledged). */
+  send(q: QueuedFrame): void {
+    const ws = q.endpoint === "stream" ? this.stream : this.commands;
+    if (ws?.readyState !== WebSocket.OPEN || this.stream?.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify({ ...q.frame, id: q.id }));
   }
 
-  private sendResult(result: CommandResult): void {
-    if (this.commands?.readyState !== WebSocket.OPEN) return;
-    this.commands.send(
-      JSON.stringify({ kind: "publish_command_result", id: result.command_id, telescope_uid: this.opts.telescopeUid, result }),
-    );
+  /** Bytes queued on the link's sockets and not yet written (to pace what may be coalesced). */
+  get bufferedAmount(): number {
+    return (this.stream?.bufferedAmount ?? 0) + (this.commands?.bufferedAmount ?? 0);
   }
 
   private connect(): void {
     if (this.stopped) return;
+    this.opts.onState?.("connecting");
     const token = encodeURIComponent(this.opts.token());
     const base = this.opts.url().replace(/\/$/, "");
     const stream = new WebSocket(`${base}/v1/ws/stream?token=${token}`);
@@ -102,14 +127,15 @@ export class HubLink {
       stream.send(
         JSON.stringify({
           kind: "subscribe_stream",
-          subscription_id: "skynode-lease",
+          subscription_id: LEASE_SUBSCRIPTION,
           streams: ["manual_control_lease"],
           filter: { telescope_uid: this.opts.telescopeUid },
         }),
       );
       // The retained lease follows the subscribe's ack in one burst; a pong after it marks its end.
       stream.send(JSON.stringify({ kind: "ping", id: LEASE_SYNC }));
-      for (const e of this.opts.outbox.entries()) if (e.state === "done" && e.result) this.sendResult(e.result);
+      for (const q of this.opts.outbox.pending()) this.send(q);
+      this.opts.onState?.("connected");
       this.opts.onConnected();
     };
     const onClose = (e: CloseEvent) => {
@@ -123,10 +149,15 @@ export class HubLink {
       if (e.code === 4001) {
         this.log.error({ reason: e.reason }, "another SkyNode connection took over this telescope; this one stands down");
         this.stopped = true;
+        this.opts.onState?.("disconnected", { code: e.code, reason: e.reason });
         return;
       }
-      const delay = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)]!;
+      // Exponential, capped, with jitter: many appliances losing one hub do not all come back in the same instant.
+      const cap = this.opts.maxBackoffMs ?? MAX_BACKOFF_MS;
+      const ceiling = Math.min(cap, FIRST_BACKOFF_MS * 2 ** Math.min(this.attempt++, 20));
+      const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
       this.log.warn({ code: e.code, reason: e.reason, retry_ms: delay }, "hub connection lost");
+      this.opts.onState?.("disconnected", { code: e.code, reason: e.reason, retry_ms: delay });
       this.retry = setTimeout(() => this.connect(), delay);
     };
     for (const ws of [stream, commands]) {
@@ -142,7 +173,8 @@ export class HubLink {
     const msg = JSON.parse(text) as { kind: string; id?: string; lease?: LeaseState; code?: string; message?: string };
     if (msg.kind === "event_manual_control_lease" && msg.lease) this.opts.onLease(msg.lease);
     else if (msg.kind === "pong" && msg.id === LEASE_SYNC) this.opts.onLeaseSynced();
-    else if (msg.kind === "error") this.log.error({ code: msg.code, message: msg.message }, "hub refused a stream publish");
+    else if (msg.kind === "ack" && msg.id && msg.id !== LEASE_SUBSCRIPTION) this.opts.outbox.acknowledged(msg.id);
+    else if (msg.kind === "error") this.refused(msg);
   }
 
   private onCommands(text: string, direct: DirectSender): void {
@@ -170,14 +202,17 @@ export class HubLink {
         if (msg.command_id) this.opts.onCancel(msg.command_id);
         return;
       case "ack":
-        if (msg.command_id) this.opts.outbox.acknowledged(msg.command_id);
+        if (msg.id) this.opts.outbox.acknowledged(msg.id);
         return;
       case "error":
-        // A result the hub refuses (unknown command, malformed data) will never be accepted: drop it, loudly.
-        this.log.error({ id: msg.id, code: msg.code, message: msg.message }, "hub refused a frame");
-        if (msg.id && this.opts.outbox.lookup(msg.id)?.state === "done") this.opts.outbox.acknowledged(msg.id);
-        return;
+        return this.refused(msg);
     }
+  }
+
+  /** A frame the hub refuses (unknown command, malformed data) will never be accepted: drop it, loudly. */
+  private refused(msg: { id?: string; code?: string; message?: string }): void {
+    this.log.error({ id: msg.id, code: msg.code, message: msg.message }, "hub refused a frame");
+    if (msg.id) this.opts.outbox.refused(msg.id);
   }
 }
 

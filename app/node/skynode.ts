@@ -5,7 +5,7 @@ import { DirectResponder } from "../direct/responder";
 import { skynodeRequestTypes } from "../direct/types";
 import { LogFile } from "./log-file";
 import type { Config } from "../config/schema";
-import type { CommandRecord, TaskRecord, TaskSpec } from "../protocol";
+import type { CommandRecord, CommandResult, TaskRecord, TaskSpec } from "../protocol";
 import { ImageIndex } from "../store/images";
 import { Outbox } from "../store/outbox";
 import { TaskStore } from "../store/tasks";
@@ -17,7 +17,7 @@ import { cameraHandlers } from "./handlers/camera";
 import { leaseHandlers } from "./handlers/leases";
 import { mountHandlers } from "./handlers/mount";
 import { positionerHandlers } from "./handlers/positioners";
-import { HubLink } from "./hub-link";
+import { HubLink, type LinkOutbox, type QueuedFrame } from "./hub-link";
 import { ImageWriter } from "./image-writer";
 import { LeaseKeeper } from "./lease-keeper";
 import { logForwarder } from "./log-forwarder";
@@ -49,6 +49,7 @@ export class SkyNode {
   private readonly snapshots: SnapshotPublisher;
   private constraintTimer: ReturnType<typeof setInterval> | undefined;
   private hubUrl = "";
+  private upstream: Record<string, unknown> | null = null;
 
   constructor(opts: SkyNodeOptions) {
     const { config } = opts;
@@ -79,7 +80,7 @@ export class SkyNode {
       url: () => this.hubUrl,
       token: opts.token,
       telescopeUid: uid,
-      outbox,
+      outbox: resultQueue(outbox, uid),
       log: linkLog,
       onCommand: (record) => this.onCommand(record),
       onCancel: (id) => this.executor.cancel(id),
@@ -103,9 +104,17 @@ export class SkyNode {
         stopAll: (reason) => this.stopAll(reason),
       }),
     };
-    this.executor = new Executor(handlers, (result) => this.link.result(result), outbox, this.log);
+    this.executor = new Executor(
+      handlers,
+      (result) => {
+        outbox.done(result);
+        this.link.send(resultFrame(uid, result));
+      },
+      outbox,
+      this.log,
+    );
     this.automation = new Automation(this.telescope, this.executor, new TaskStore(opts.db, uid), writer, this.leases, this.constraints, this.log.child({ part: "automation" }));
-    this.snapshots = new SnapshotPublisher(this.telescope, this.link, this.leases, this.constraints, this.automation, writer);
+    this.snapshots = new SnapshotPublisher(this.telescope, this.link, this.leases, this.constraints, this.automation, writer, () => this.upstream);
     this.leases.changed.on(() => this.automation.kick());
     this.constraints.changed.on(() => this.onConditions());
   }
@@ -137,6 +146,12 @@ export class SkyNode {
     this.link.stop();
     await this.telescope.devices.close();
     this.logFile.close();
+  }
+
+  /** The appliance's link to an upstream hub changed state (app/federation): the telescope snapshot shows it. */
+  reportUpstream(status: Record<string, unknown> | null): void {
+    this.upstream = status;
+    this.snapshots.soon();
   }
 
   // The REST task API (app/server) calls these.
@@ -176,4 +191,21 @@ export class SkyNode {
     await Promise.all([d.focuser.stop(reason), d.rotator.stop(reason), d.filterWheel.stop(reason), d.camera.abort(reason)]);
     return [...new Set(moving)];
   }
+}
+
+/** The SkyNode's outbox as the link's queue: finished results until the hub acknowledges them. */
+function resultQueue(outbox: Outbox, telescopeUid: string): LinkOutbox {
+  return {
+    pending: () => outbox.entries().flatMap((e) => (e.state === "done" && e.result ? [resultFrame(telescopeUid, e.result)] : [])),
+    acknowledged: (id) => {
+      if (outbox.lookup(id)?.state === "done") outbox.acknowledged(id);
+    },
+    refused: (id) => {
+      if (outbox.lookup(id)?.state === "done") outbox.acknowledged(id);
+    },
+  };
+}
+
+function resultFrame(telescopeUid: string, result: CommandResult): QueuedFrame {
+  return { id: result.command_id, endpoint: "commands", frame: { kind: "publish_command_result", telescope_uid: telescopeUid, result } };
 }

@@ -29,6 +29,8 @@ export class SnapshotPublisher {
     private readonly constraints: Constraints,
     private readonly automation: Automation,
     private readonly images: ImageWriter,
+    /** The upstream link's state when the appliance is federated to a hub (else null). */
+    private readonly upstream: () => Record<string, unknown> | null,
   ) {}
 
   start(): void {
@@ -52,7 +54,7 @@ export class SnapshotPublisher {
   }
 
   /** A change: publish now, or as soon as the 10 Hz budget allows. */
-  private soon(): void {
+  soon(): void {
     const wait = Math.max(0, this.lastTick + MOVING_MS - Date.now());
     this.schedule(wait);
   }
@@ -164,6 +166,7 @@ export class SnapshotPublisher {
           tracking,
           slewing,
           site: t.site,
+          upstream: this.upstream(),
         },
       },
     ];

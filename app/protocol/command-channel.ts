@@ -2,6 +2,7 @@ import { z } from "zod";
 import { Command } from "./commands";
 import { RequestId } from "./lifecycle";
 import { ClientId, ErrorCode, JsonObject, Origin, Uid } from "./primitives";
+import { LeaseState } from "./stream";
 
 /** Messages of `/v1/ws/commands` (seed 002, shapes per DESIGN.md §3). */
 export const CommandStreamName = z.enum(["command", "command_result"]);
@@ -50,6 +51,16 @@ export const PublishCommandResult = z.object({
   id: RequestId,
   telescope_uid: Uid,
   result: CommandResult,
+});
+
+/** From a SkyNode that is itself a hub's authority over its telescope (an appliance federated upstream): its lease
+ * state as it changes, so that this hub applies the same lease. `seq` is the appliance's journal number. */
+export const PublishManualControlLease = z.object({
+  kind: z.literal("publish_manual_control_lease"),
+  id: RequestId,
+  telescope_uid: Uid,
+  seq: z.int().positive().optional(),
+  lease: LeaseState,
 });
 
 export const CommandRecord = z.object({ telescope_uid: Uid, command_id: ClientId, command: Command, origin: Origin });

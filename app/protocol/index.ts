@@ -43,6 +43,7 @@ export const CommandsInbound = z.discriminatedUnion("kind", [
   commandChannel.PublishCommand,
   commandChannel.CancelCommand,
   commandChannel.PublishCommandResult,
+  commandChannel.PublishManualControlLease,
   direct.DirectRequest,
   direct.DirectResponseStart,
   direct.DirectResponseChunk,

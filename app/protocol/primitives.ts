@@ -37,10 +37,16 @@ export const NamedTarget = z.strictObject({
 export const TargetPosition = z.discriminatedUnion("type", [EquatorialTarget, HorizontalTarget, SolarSystemTarget, NamedTarget]);
 export type TargetPosition = z.infer<typeof TargetPosition>;
 
-/** Who issued a command. Always filled by the server from the authenticated caller; a client-sent origin is ignored. */
+/** Token roles (DESIGN.md §2). */
+export const RoleName = z.enum(["viewer", "operator", "owner", "skynode", "admin"]);
+
+/** Who issued a command. Always filled by the server from the authenticated caller; a client-sent origin is ignored.
+ * `role` is the caller's role there: an appliance federated to a hub applies the same lease rules to the hub's users
+ * (kind `hub`, sub `upstream/NAME` on the appliance). */
 export const Origin = z.strictObject({
   kind: z.enum(["user", "scheduler", "hub"]),
-  sub: z.string().min(1).max(200),
-  client: z.string().min(1).max(200),
+  sub: z.string().min(1).max(210),
+  client: z.string().min(1).max(210),
+  role: RoleName.optional(),
 });
 export type Origin = z.infer<typeof Origin>;

@@ -50,6 +50,18 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // Federation upstream: how far into the journal the upstream hub has acknowledged, and the log lines it has not.
+  `CREATE TABLE federation_cursor (
+     telescope_uid TEXT NOT NULL,
+     upstream TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     PRIMARY KEY (telescope_uid, upstream)
+   ) WITHOUT ROWID;
+   CREATE TABLE federation_logs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     upstream TEXT NOT NULL,
+     entry TEXT NOT NULL
+   );`,
 ];
 
 const CHECKPOINT_INTERVAL_MS = 1000;

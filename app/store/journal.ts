@@ -25,6 +25,8 @@ const toEntry = (r: Row): JournalEntry => ({ ...r, body: JSON.parse(r.body) });
 /** The durable record of every command, command result and lease event, numbered per telescope so a reconnecting
  * client can ask for what it missed (`since_seq`). Appends are single-row commits (WAL, synchronous=NORMAL). */
 export class Journal {
+  /** Called after each append (the federation bridge follows the journal to send results and leases upstream). */
+  private readonly listeners: ((entry: JournalEntry) => void)[] = [];
   private readonly lastSeqCache = new Map<string, number>();
   private readonly insert: Statement;
   private readonly maxSeq: Statement;
@@ -50,7 +52,13 @@ export class Journal {
     const ts = Date.now();
     this.insert.run(telescopeUid, seq, kind, commandId, JSON.stringify(body), ts);
     this.lastSeqCache.set(telescopeUid, seq);
-    return { telescope_uid: telescopeUid, seq, kind, command_id: commandId, body, ts };
+    const entry = { telescope_uid: telescopeUid, seq, kind, command_id: commandId, body, ts };
+    for (const listener of this.listeners) listener(entry);
+    return entry;
+  }
+
+  onAppend(listener: (entry: JournalEntry) => void): void {
+    this.listeners.push(listener);
   }
 
   lastSeq(telescopeUid: string): number {

@@ -67,7 +67,7 @@ describe("/v1/ws/commands", () => {
     const trackId = uid();
     cmds.send({ kind: "publish_command", telescope_uid: "sim-1", command_id: trackId, command: { command_type: "mount.track", target: { type: "named", name: "M31" } }, origin: { kind: "hub", sub: "mallory", client: "x" } });
     const trackEvent = await cmds.next((f) => f.kind === "event_command" && f.command.command_id === trackId);
-    expect(trackEvent.command.origin).toEqual({ kind: "user", sub: "alice", client: expect.any(String) });
+    expect(trackEvent.command.origin).toEqual({ kind: "user", sub: "alice", client: expect.any(String), role: "operator" });
     const ack = await cmds.next((f) => f.kind === "ack" && f.command_id === trackId);
     expect(ack.id).toBe(trackId);
 

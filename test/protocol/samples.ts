@@ -79,6 +79,12 @@ export const commandsInbound = {
     telescope_uid: "sim-1",
     result: { command_id: "6f1c", status: "error", error: { code: "conflict", message: "mount busy" } },
   },
+  publish_manual_control_lease: {
+    kind: "publish_manual_control_lease",
+    telescope_uid: "sim-1",
+    seq: 7,
+    lease: { state: "active", lease_id: "L1", holder: "sim-1/bob", expires_at: "2026-11-23T12:10:00.000Z" },
+  },
   direct_request: { kind: "direct_request", request_id: "r1", telescope_uid: "sim-1", request_type: "image.fetch", payload: {} },
   direct_response_start: {
     kind: "direct_response_start",
