@@ -44,7 +44,20 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
   const db = openDatabase(opts.dataDir, opts.config.store.busy_timeout_ms);
   const journal = new Journal(db);
   const maxFrameBytes = opts.config.server.max_frame_bytes;
-  const hub = new Hub({ journal, log, maxFrameBytes, directChunkBytes: opts.config.server.direct_chunk_bytes });
+  if (opts.config.backplane && opts.role !== "hub") {
+    throw new Error("[backplane] is for --role hub (several hub instances sharing Redis); the appliance is one process and needs none");
+  }
+  const bpConfig = opts.config.backplane;
+  const backplane = bpConfig
+    ? await (await import("../hub/redis-backplane")).RedisBackplane.connect({
+        url: bpConfig.redis_url,
+        routeTtlMs: bpConfig.route_ttl_ms,
+        rpcTimeoutMs: bpConfig.rpc_timeout_ms,
+        log,
+      })
+    : undefined;
+  const hub = new Hub({ journal, log, maxFrameBytes, directChunkBytes: opts.config.server.direct_chunk_bytes, backplane });
+  await hub.joinBackplane();
   const signingKey = loadSigningKey(opts.dataDir);
   // The appliance's own SkyNode; it attaches to this server's hub like any SkyNode once the server listens.
   const node =
@@ -114,7 +127,7 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     async stop() {
       federation?.stop();
       await node?.stop();
-      hub.stop();
+      await hub.stop();
       await app.stop(true);
       db.close();
     },

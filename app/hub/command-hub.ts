@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import {
   LeaseGrant,
+  PublishCommand,
   type CommandRecord,
   type CommandResult,
   type CommandsInbound,
@@ -10,9 +11,10 @@ import {
 import { reachesTelescope, type Principal } from "../auth/principal";
 import type { Journal, JournalEntry } from "../store/journal";
 import { isOwner, requireCommandAuthority, requirePublisherFor, requireTelescope, scopedFilter } from "./authority";
-import { RequestError, sendAck, sendJson, type Conn } from "./connection";
+import { RequestError, sendAck, sendError, sendJson, type Conn } from "./connection";
+import type { Backplane, BackplaneEvent, RpcReply, RpcRequest, WirePrincipal } from "./backplane";
 import { DirectRelay } from "./direct-relay";
-import { eventRenderer, Fanout } from "./fanout";
+import { eventRenderer, Fanout, type EventKey } from "./fanout";
 import { LeaseBook } from "./lease-book";
 
 /** The commands endpoint's messages past the lifecycle kinds (ping, pong, ack), which the hub answers itself. */
@@ -33,6 +35,8 @@ export class CommandHub {
   private readonly fanout: Fanout;
   private readonly skynodes = new Map<string, Conn>();
   private readonly open = new Map<string, OpenCommand>();
+  /** Commands this instance routed to the instance holding their telescope (for a cancel naming only the id). */
+  private readonly routed = new Map<string, string>();
   readonly leases: LeaseBook;
   readonly direct: DirectRelay;
 
@@ -42,6 +46,8 @@ export class CommandHub {
     announceLease: (telescopeUid: string, seq: number, lease: LeaseState) => void,
     private readonly log: Logger,
     directChunkBytes: number,
+    /** Other hub instances (scale-out), or null in a single process. */
+    private readonly backplane: Backplane | null = null,
   ) {
     this.fanout = new Fanout("commands", publishText);
     this.leases = new LeaseBook(journal, announceLease, log);
@@ -62,6 +68,7 @@ export class CommandHub {
       previous.ws.close(4001, `superseded by a newer SkyNode connection for ${uid}`);
     }
     this.log.info({ telescope_uid: uid, conn: conn.id }, "SkyNode connected");
+    this.backplane?.claim(uid).catch((err) => this.log.error({ err: (err as Error).message, telescope_uid: uid }, "could not claim the routing entry"));
     for (const c of this.open.values()) {
       if (c.record.telescope_uid === uid) sendJson(conn, commandEvent(SKYNODE_SUBSCRIPTION, c.seq, c.record));
     }
@@ -73,6 +80,7 @@ export class CommandHub {
     const uid = skynodeTelescope(conn);
     if (uid !== null && this.skynodes.get(uid) === conn) {
       this.skynodes.delete(uid);
+      this.backplane?.release(uid);
       this.log.warn({ telescope_uid: uid, conn: conn.id }, "SkyNode disconnected");
     }
   }
@@ -84,6 +92,7 @@ export class CommandHub {
       case "unsubscribe_commands":
         return this.fanout.unsubscribeRequest(conn, msg);
       case "publish_command": {
+        if (this.backplane && !this.skynodes.has(msg.telescope_uid)) return this.route(conn, msg.id ?? msg.command_id, msg.telescope_uid, commandRequest(conn, msg));
         const { seq } = this.submit(conn.principal, { kind: "user", client: conn.id }, msg);
         return sendAck(conn, msg.id ?? msg.command_id, { command_id: msg.command_id, seq });
       }
@@ -93,15 +102,75 @@ export class CommandHub {
         return sendAck(conn, msg.id);
       case "publish_command_result":
         return this.publishResult(conn, msg);
-      case "cancel_command":
+      case "cancel_command": {
+        const elsewhere = this.backplane && !this.findCommand(msg.command_id, conn.principal) && (msg.telescope_uid ?? this.routed.get(msg.command_id));
+        if (elsewhere) return this.route(conn, msg.id ?? msg.command_id, elsewhere, { op: "cancel", principal: wirePrincipal(conn.principal), command_id: msg.command_id });
         this.cancel(conn.principal, msg.command_id);
         return sendAck(conn, msg.id ?? msg.command_id, { command_id: msg.command_id });
+      }
       case "direct_request":
         requireTelescope(conn.principal, msg.telescope_uid);
         return this.direct.request(conn, msg);
       default:
         return this.direct.response(conn, msg);
     }
+  }
+
+  /** An event another hub instance published. */
+  applyRemote(e: Extract<BackplaneEvent, { t: "commands" }>): void {
+    this.fanout.publish(e.key, eventRenderer(e.kind, e.body));
+  }
+
+  /** Another instance took over a telescope's SkyNode: the newest connection wins, across instances too. */
+  claimedElsewhere(uid: string): void {
+    const conn = this.skynodes.get(uid);
+    if (!conn) return;
+    this.skynodes.delete(uid);
+    this.direct.connectionGone(conn);
+    conn.ws.close(4001, `superseded by a newer SkyNode connection for ${uid} on another hub instance`);
+  }
+
+  /** A request routed here by another instance, for a telescope whose SkyNode is connected here. */
+  answer(req: RpcRequest): RpcReply {
+    const p: Principal = { sub: req.principal.sub, role: req.principal.role as Principal["role"], telescopes: req.principal.telescopes ? new Set(req.principal.telescopes) : null };
+    try {
+      if (req.op === "cancel") {
+        this.cancel(p, req.command_id);
+        return { ok: true };
+      }
+      if (!this.skynodes.has(req.msg.telescope_uid)) return { ok: false, code: "not_found", message: `telescope ${req.msg.telescope_uid} has no SkyNode connected` };
+      const parsed = PublishCommand.safeParse({ kind: "publish_command", ...req.msg });
+      if (!parsed.success) return { ok: false, code: "invalid", message: "routed command is malformed" };
+      return { ok: true, seq: this.submit(p, { kind: "user", client: req.client }, parsed.data).seq };
+    } catch (err) {
+      if (err instanceof RequestError) return { ok: false, code: err.code, message: err.message, details: err.details };
+      this.log.error({ err }, "routed request failed");
+      return { ok: false, code: "internal", message: (err as Error).message };
+    }
+  }
+
+  /** Sends a request to the instance holding the telescope's SkyNode and answers the caller with its reply. */
+  private route(conn: Conn, id: string, telescopeUid: string, req: RpcRequest): void {
+    requireTelescope(conn.principal, telescopeUid);
+    const bp = this.backplane!;
+    void (async () => {
+      const owner = await bp.owner(telescopeUid);
+      if (!owner) return sendError(conn, id, "not_found", `telescope ${telescopeUid} has no SkyNode connected`);
+      const reply = await bp.call(owner, req);
+      if (!reply.ok) return sendError(conn, id, reply.code, reply.message, reply.details);
+      if (req.op === "command") {
+        this.routed.set(req.msg.command_id, telescopeUid);
+        if (this.routed.size > 10_000) this.routed.delete(this.routed.keys().next().value!);
+        return sendAck(conn, id, { command_id: req.msg.command_id, seq: reply.seq });
+      }
+      sendAck(conn, id, { command_id: req.command_id });
+    })().catch((err) => sendError(conn, id, "not_found", `telescope ${telescopeUid} could not be reached: ${(err as Error).message}`));
+  }
+
+  /** Delivers a command-side event here and on the other instances. */
+  private announce(key: EventKey, kind: string, body: object): void {
+    this.fanout.publish(key, eventRenderer(kind, body));
+    this.backplane?.broadcast({ t: "commands", key, kind, body });
   }
 
   private subscribe(conn: Conn, msg: Msg<"subscribe_commands">): void {
@@ -142,7 +211,7 @@ export class CommandHub {
     const entry = this.journal.append(telescope_uid, "command", command_id, record);
     this.open.set(key(telescope_uid, command_id), { record, seq: entry.seq });
     sendJson(skynode, commandEvent(SKYNODE_SUBSCRIPTION, entry.seq, record));
-    this.fanout.publish({ stream: "command", telescope_uid }, eventRenderer("event_command", { seq: entry.seq, command: record }));
+    this.announce({ stream: "command", telescope_uid }, "event_command", { seq: entry.seq, command: record });
     return { seq: entry.seq };
   }
 
@@ -155,15 +224,15 @@ export class CommandHub {
       const done = this.journal.find(telescope_uid, result.command_id, "command_result");
       // A replayed result (e.g. a SkyNode flushing its outbox after a reconnect) is harmless: acknowledge it again.
       if (done) return sendAck(conn, msg.id ?? result.command_id, { command_id: result.command_id, seq: done.seq });
-      throw new RequestError("not_found", `no command ${result.command_id} on ${telescope_uid}`);
+      // Scaled out, the command may have been journalled by an instance that has since crashed: the SkyNode, now
+      // here, still owes its result, and its users (on any instance) still wait for it. Record it rather than lose it.
+      if (!this.backplane) throw new RequestError("not_found", `no command ${result.command_id} on ${telescope_uid}`);
+      this.log.warn({ telescope_uid, command_id: result.command_id }, "result for a command journalled by another hub instance");
     }
-    const leaseChange = result.status === "ok" ? this.leaseChange(open.record, result) : null;
+    const leaseChange = result.status === "ok" && open ? this.leaseChange(open.record, result) : null;
     const entry = this.journal.append(telescope_uid, "command_result", result.command_id, result);
     this.open.delete(k);
-    this.fanout.publish(
-      { stream: "command_result", telescope_uid },
-      eventRenderer("event_command_result", { seq: entry.seq, telescope_uid, result }),
-    );
+    this.announce({ stream: "command_result", telescope_uid }, "event_command_result", { seq: entry.seq, telescope_uid, result });
     if (leaseChange) this.leases.set(telescope_uid, leaseChange);
     sendAck(conn, msg.id ?? result.command_id, { command_id: result.command_id, seq: entry.seq });
   }
@@ -241,4 +310,13 @@ function replayEvent(subscriptionId: string, e: JournalEntry) {
   return e.kind === "command"
     ? commandEvent(subscriptionId, e.seq, e.body as CommandRecord)
     : { kind: "event_command_result", subscription_id: subscriptionId, seq: e.seq, telescope_uid: e.telescope_uid, result: e.body };
+}
+
+function wirePrincipal(p: Principal): WirePrincipal {
+  return { sub: p.sub, role: p.role, telescopes: p.telescopes ? [...p.telescopes] : null };
+}
+
+function commandRequest(conn: Conn, msg: Msg<"publish_command">): RpcRequest {
+  const { telescope_uid, command_id, command } = msg;
+  return { op: "command", principal: wirePrincipal(conn.principal), client: conn.id, msg: { telescope_uid, command_id, command } };
 }

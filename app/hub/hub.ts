@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import { CommandsInbound, StreamInbound } from "../protocol";
 import type { Journal } from "../store/journal";
+import type { Backplane } from "./backplane";
 import { CommandHub, type CommandsMessage } from "./command-hub";
 import { createConn, RequestError, sendError, sendJson, type Conn, type Endpoint, type HubSocket } from "./connection";
 import { StreamHub, type StreamMessage } from "./stream-hub";
@@ -14,6 +15,8 @@ export interface HubOptions {
   maxFrameBytes: number;
   /** Bytes per direct_response_chunk the hub streams itself. */
   directChunkBytes: number;
+  /** Hub role scaled out over several instances (redis-backplane.ts); absent in a single process. */
+  backplane?: Backplane;
 }
 
 /** The mini-hub: owns the connections of both endpoints, parses and validates every inbound frame once, and
@@ -26,8 +29,20 @@ export class Hub {
 
   constructor(private readonly opts: HubOptions) {
     const publish = (topic: string, text: string) => this.publishText(topic, text);
-    this.stream = new StreamHub(publish);
-    this.commands = new CommandHub(opts.journal, publish, (uid, seq, lease) => this.stream.publishLease(uid, seq, lease), opts.log, opts.directChunkBytes);
+    const bp = opts.backplane ?? null;
+    this.stream = new StreamHub(publish, bp ? (e) => bp.broadcast(e) : null);
+    this.commands = new CommandHub(opts.journal, publish, (uid, seq, lease) => this.stream.publishLease(uid, seq, lease), opts.log, opts.directChunkBytes, bp);
+    bp?.onEvent((e) => {
+      if (e.t === "stream") this.stream.applyRemote(e);
+      else if (e.t === "commands") this.commands.applyRemote(e);
+      else this.commands.claimedElsewhere(e.uid);
+    });
+    bp?.onCall((req) => this.commands.answer(req));
+  }
+
+  /** Scaled out: take the other instances' latest snapshots, so this instance's first subscribers start from them. */
+  async joinBackplane(): Promise<void> {
+    for (const e of (await this.opts.backplane?.retained()) ?? []) if (e.t === "stream") this.stream.applyRemote(e);
   }
 
   /** Fan-out goes through the server's native topics once it is listening. */
@@ -112,8 +127,9 @@ export class Hub {
     }
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.commands.leases.stop();
+    await this.opts.backplane?.stop();
   }
 }
 

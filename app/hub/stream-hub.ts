@@ -1,6 +1,7 @@
 import type { LeaseState, StreamInbound, StreamName } from "../protocol";
 import { requirePublisherFor, scopedFilter } from "./authority";
 import { sendAck, type Conn } from "./connection";
+import type { BackplaneEvent } from "./backplane";
 import { eventRenderer, Fanout, type EventKey } from "./fanout";
 
 /** The stream endpoint's messages past the lifecycle kinds (ping, pong, ack), which the hub answers itself. */
@@ -31,8 +32,22 @@ export class StreamHub {
   private readonly instruments = new Map<string, { instrument_uid: string; devices: Record<string, Snapshot> }>();
   private readonly publishListeners: ((msg: Publish) => void)[] = [];
 
-  constructor(publishText: (topic: string, text: string) => void) {
+  constructor(
+    publishText: (topic: string, text: string) => void,
+    /** Other hub instances (scale-out): every event is theirs to deliver too. */
+    private readonly relay: ((event: BackplaneEvent) => void) | null = null,
+  ) {
     this.fanout = new Fanout("stream", publishText);
+  }
+
+  /** An event another hub instance published. */
+  applyRemote(e: Extract<BackplaneEvent, { t: "stream" }>): void {
+    if (e.kind === "event_telescope_snapshot") {
+      const obs = (e.body as { snapshot?: { observatory_uid?: unknown } }).snapshot?.observatory_uid;
+      if (typeof obs === "string") this.observatoryOf.set(e.key.telescope_uid, obs);
+    }
+    if (e.retain) this.emit(e.key, e.kind, e.body, false);
+    else this.fanout.publish(e.key, eventRenderer(e.kind, e.body));
   }
 
   /** Every accepted SkyNode publish, as received (the federation bridge forwards its telescope's upstream). */
@@ -54,7 +69,9 @@ export class StreamHub {
         return this.publishDevice(conn, msg);
       case "publish_telescope_log": {
         const key = { stream: "telescope_log", telescope_uid: msg.telescope_uid, observatory_uid: this.observatoryOf.get(msg.telescope_uid) };
-        this.fanout.publish(key, eventRenderer("event_telescope_log", { telescope_uid: msg.telescope_uid, entry: msg.entry }));
+        const body = { telescope_uid: msg.telescope_uid, entry: msg.entry };
+        this.fanout.publish(key, eventRenderer("event_telescope_log", body));
+        this.relay?.({ t: "stream", key, kind: "event_telescope_log", body, retain: false });
         if (msg.id) sendAck(conn, msg.id);
         return;
       }
@@ -113,10 +130,11 @@ export class StreamHub {
     if (msg.id) sendAck(conn, msg.id);
   }
 
-  private emit(key: EventKey, kind: string, body: object): void {
+  private emit(key: EventKey, kind: string, body: object, relay = true): void {
     key.observatory_uid ??= this.observatoryOf.get(key.telescope_uid);
     const render = eventRenderer(kind, body);
     this.retained.set(`${key.stream}\u0000${key.telescope_uid}\u0000${key.device_uid ?? ""}`, { key, render });
     this.fanout.publish(key, render);
+    if (relay) this.relay?.({ t: "stream", key, kind, body, retain: true });
   }
 }
