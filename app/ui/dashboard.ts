@@ -76,6 +76,7 @@ export function Dashboard({ me, telescope, signedOut }: { me: Me; telescope: str
     <header>
       <h1>skynode · ${telescope}</h1>
       <span class=${`badge ${link === "open" ? "ok" : "warn"}`} data-test="link">${link === "open" ? "live" : link}</span>
+      ${upstreamBadge(tel.upstream as Snap | null | undefined)}
       <span class=${`badge ${tel.safe ? "ok" : "bad"}`} data-test="safe">${tel.safe === undefined ? "…" : tel.safe ? "safe" : `unsafe: ${unmet.map((c) => c.name).join(", ")}`}</span>
       <span class="muted">${me.name} (${me.role})</span>
       <button onClick=${() => setNight(!night)}>${night ? "Normal" : "Night"}</button>
@@ -111,4 +112,12 @@ export function Dashboard({ me, telescope, signedOut }: { me: Me; telescope: str
       ${me.role === "admin" && html`<${UsersPanel} />`}
     </main>
   </div>`;
+}
+
+/** The appliance's link to its upstream hub, when it has one: a user on the LAN sees whether the hub sees the telescope. */
+function upstreamBadge(up: Snap | null | undefined) {
+  if (!up) return null;
+  const state = String(up.state);
+  const title = `${up.url}${up.last_error ? ` · last error: ${up.last_error}` : ""}${up.queued_logs ? ` · ${up.queued_logs} log lines queued` : ""}`;
+  return html`<span class=${`badge ${state === "connected" ? "ok" : "warn"}`} data-test="upstream" title=${title}>hub: ${state === "connected" ? "linked" : state}</span>`;
 }
