@@ -4,9 +4,11 @@ import { parseArgs } from "node:util";
 import { issueToken, parseTtl, Role } from "./auth/principal";
 import { loadSigningKey } from "./auth/signing-key";
 import { ConfigError, loadConfig } from "./config/load";
+import { UpstreamConfig } from "./config/schema";
 
 const USAGE = `usage:
-  skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub]
+  skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub] [--upstream URL]
+                (--upstream/SKYNODE_UPSTREAM_URL with SKYNODE_UPSTREAM_TOKEN: federate to a hub, as [upstream] does)
   skynode simulate [--mount PATH] [--focuser PATH] [--baud 115200] [--config FILE] [--trace]   (device simulators on ptys; needs socat)
   skynode token issue --sub NAME --role viewer|operator|owner|skynode|admin [--telescope UID]... [--ttl 1h] [--data DIR]`;
 
@@ -27,10 +29,20 @@ async function main(argv: string[]): Promise<void> {
         data: { type: "string" },
         config: { type: "string" },
         role: { type: "string" },
+        upstream: { type: "string" },
       },
       strict: true,
     });
     const config = await loadConfig(values.config ?? env.SKYNODE_CONFIG);
+    const upstreamUrl = values.upstream ?? env.SKYNODE_UPSTREAM_URL;
+    if (upstreamUrl !== undefined) {
+      // The token comes from the environment only: a command line is readable by every user of the machine (ps).
+      const token = env.SKYNODE_UPSTREAM_TOKEN ?? config.upstream?.token;
+      if (!token) fail("--upstream needs SKYNODE_UPSTREAM_TOKEN (a skynode token the hub issued for this telescope)");
+      const parsed = UpstreamConfig.safeParse({ ...config.upstream, url: upstreamUrl, token });
+      if (!parsed.success) fail(`--upstream: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      config.upstream = parsed.data;
+    }
     const role = values.role ?? env.SKYNODE_ROLE ?? "appliance";
     if (role !== "appliance" && role !== "hub") fail(`--role must be appliance or hub, not ${role}`);
     const portText = values.port ?? env.SKYNODE_PORT;

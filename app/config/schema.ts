@@ -47,6 +47,16 @@ const LimitSwitch = z
   })
   .transform((l) => ({ ...l, name: l.name ?? `${l.axis}-${l.direction}` }));
 
+/** Federation: this appliance as the SkyNode of a central hub (app/federation). */
+export const UpstreamConfig = z.strictObject({
+  url: z.url({ protocol: /^wss?$/ }),
+  token: z.string().min(1),
+  /** Reconnect backoff ceiling: attempts double from 0.25 s up to this, with jitter. */
+  max_backoff_s: z.number().min(0.5).max(3600).default(30),
+  /** Log lines kept for the hub while it is unreachable; past this the oldest are dropped (and counted). */
+  max_queued_logs: z.int().min(100).max(10_000_000).default(100_000),
+});
+
 export const ConfigSchema = z.strictObject({
   server: z
     .strictObject({
@@ -198,16 +208,7 @@ export const ConfigSchema = z.strictObject({
         }
       });
     }),
-  upstream: z
-    .strictObject({
-      url: z.url({ protocol: /^wss?$/ }),
-      token: z.string().min(1),
-      /** Reconnect backoff ceiling: attempts double from 0.25 s up to this, with jitter. */
-      max_backoff_s: z.number().min(0.5).max(3600).default(30),
-      /** Log lines kept for the hub while it is unreachable; past this the oldest are dropped (and counted). */
-      max_queued_logs: z.int().min(100).max(10_000_000).default(100_000),
-    })
-    .optional(),
+  upstream: UpstreamConfig.optional(),
   backplane: z
     .strictObject({
       redis_url: z.url({ protocol: /^rediss?$/ }),
