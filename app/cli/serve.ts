@@ -117,7 +117,12 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
       onStatus: (status) => node.reportUpstream({ ...status }),
     });
     node.reportUpstream({ ...federation.upstreamStatus });
-    federation.start();
+    // The hub resends its open commands as soon as the link is up: the SkyNode should be there to take them.
+    const started = federation;
+    void (async () => {
+      for (let waited = 0; !node.attached && waited < DEVICES_READY_WAIT_MS; waited += 20) await Bun.sleep(20);
+      started.start();
+    })();
   }
   return {
     node,

@@ -88,7 +88,7 @@ export class Federation {
   }
 
   start(): void {
-    this.link.start();
+    if (!this.stopped) this.link.start();
   }
 
   stop(): void {
