@@ -10,6 +10,7 @@
 // the frame (`"t"`, performance.now() of this process, so one clock). A second, paced phase (fixed rate) measures
 // latency at moderate load. In bare mode the publisher sends exactly the event frame the hub would deliver, so the
 // subscribers receive the same bytes from both servers.
+import { findAfter, FrameSplitter, maskedFrame } from "./ws-frames";
 
 export interface ClientConfig {
   mode: "skynode" | "bare";
@@ -180,43 +181,17 @@ const C_COMMA = 44;
 const C_DOT = 46;
 const C_0 = 48;
 
-function findSeq(buf: Uint8Array, from: number, to: number): number {
-  const p0 = SEQ_PATTERN[0]!;
-  outer: for (let i = from; i <= to - SEQ_PATTERN.length; i++) {
-    if (buf[i] !== p0) continue;
-    for (let k = 1; k < SEQ_PATTERN.length; k++) if (buf[i + k] !== SEQ_PATTERN[k]) continue outer;
-    return i + SEQ_PATTERN.length;
-  }
-  return -1;
-}
-
-function maskedFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const len = payload.length;
-  const hdr = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const out = new Uint8Array(hdr + 4 + len);
-  out[0] = 0x80 | opcode;
-  if (len < 126) out[1] = 0x80 | len;
-  else if (len < 65536) {
-    out[1] = 0x80 | 126;
-    out[2] = len >> 8;
-    out[3] = len & 0xff;
-  } else {
-    out[1] = 0x80 | 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(len));
-  }
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  out.set(mask, hdr);
-  for (let i = 0; i < len; i++) out[hdr + 4 + i] = payload[i]! ^ mask[i & 3]!;
-  return out;
-}
-
 class RawSubscriber {
   private socket!: Bun.Socket<undefined>;
   private handshake = "";
   private upgraded = false;
   private acked = false;
-  private pending: Uint8Array | null = null;
-  private skip = 0;
+  private readonly frames = new FrameSplitter(
+    PREFIX_NEED,
+    (opcode) => opcode === 1 && this.acked,
+    (buf, from, to, len, now) => this.snapshot(buf, from, to, len, now),
+    (opcode, payload) => this.control(opcode, payload),
+  );
   private resolveReady!: () => void;
   private rejectReady!: (err: Error) => void;
   readonly ready = new Promise<void>((res, rej) => {
@@ -282,50 +257,7 @@ class RawSubscriber {
     }
     const now = performance.now(); // one clock read per TCP read: its frames all arrived together
     if (now >= t0 && now < t1) reads++;
-    let buf = chunk;
-    let off = 0;
-    if (this.skip > 0) {
-      const n = Math.min(this.skip, buf.length);
-      this.skip -= n;
-      off = n;
-      if (off === buf.length) return;
-    }
-    if (this.pending) {
-      const rest = buf.subarray(off);
-      const joined = new Uint8Array(this.pending.length + rest.length);
-      joined.set(this.pending);
-      joined.set(rest, this.pending.length);
-      buf = joined;
-      off = 0;
-      this.pending = null;
-    }
-    while (off < buf.length) {
-      const avail = buf.length - off;
-      if (avail < 2) return void (this.pending = buf.slice(off));
-      const opcode = buf[off]! & 0x0f;
-      let len = buf[off + 1]! & 0x7f;
-      let hdr = 2;
-      if (len === 126) {
-        if (avail < 4) return void (this.pending = buf.slice(off));
-        len = (buf[off + 2]! << 8) | buf[off + 3]!;
-        hdr = 4;
-      } else if (len === 127) {
-        if (avail < 10) return void (this.pending = buf.slice(off));
-        len = Number(new DataView(buf.buffer, buf.byteOffset + off + 2, 8).getBigUint64(0));
-        hdr = 10;
-      }
-      const data = opcode === 1 && this.acked;
-      const need = hdr + (data ? Math.min(len, PREFIX_NEED) : len);
-      if (avail < need) return void (this.pending = buf.slice(off));
-      const p = off + hdr;
-      if (data) this.snapshot(buf, p, Math.min(p + len, buf.length), len, now);
-      else this.control(opcode, buf.subarray(p, p + len));
-      if (avail >= hdr + len) off += hdr + len;
-      else {
-        this.skip = hdr + len - avail;
-        return;
-      }
-    }
+    this.frames.feed(chunk, now);
   }
 
   private snapshot(buf: Uint8Array, from: number, to: number, len: number, now: number): void {
@@ -333,7 +265,7 @@ class RawSubscriber {
     let i = from + seqOffset;
     for (let k = 0; k < SEQ_PATTERN.length; k++) {
       if (buf[i - SEQ_PATTERN.length + k] !== SEQ_PATTERN[k]) {
-        i = findSeq(buf, from, Math.min(to, from + PREFIX_NEED));
+        i = findAfter(buf, SEQ_PATTERN, from, Math.min(to, from + PREFIX_NEED));
         seqOffset = i - from;
         break;
       }

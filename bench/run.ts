@@ -3,8 +3,9 @@
 // and writes bench/results/fanout.json (best round's deliveries/s, medians of the rest, every round's figures).
 // Dev knobs: BENCH_ROUNDS, BENCH_SUBSCRIBERS, BENCH_WINDOW, BENCH_BATCH, BENCH_ONLY=bare|skynode (rounds only, no file).
 // Then runs bench/skynode.ts (the built-in SkyNode's costs, bench/results/skynode.json), bench/limits.ts (limit switch
-// edge -> instant stop latency, bench/results/limits.json) and bench/direct.ts (a 50 MB image to one client,
-// bench/results/direct.json) as children, one after the other, unless BENCH_ONLY.
+// edge -> instant stop latency, bench/results/limits.json), bench/direct.ts (a 50 MB image to one client,
+// bench/results/direct.json) and bench/hub-scale.ts (a hub with 100 SkyNodes and 500 viewers, one instance and two
+// over Redis, bench/results/hub-scale.json) as children, one after the other, unless BENCH_ONLY.
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,9 +34,9 @@ const GOALS = { ratio_min: 0.7, rss_idle_max_mb: 60, rss_loaded_max_mb: 100 };
 let partBench: Proc | null = null;
 
 onCleanup(() => partBench?.kill("SIGTERM"));
-// Fan-out ≈ 1 min, bench/skynode.ts ≈ 1 min, bench/limits.ts ≈ 1.5 min, bench/direct.ts ≈ 1.5 min (their own
-// watchdogs: 150-240 s each).
-const watchdog = guard("bench", 720_000);
+// Fan-out ≈ 1 min, bench/skynode.ts ≈ 1 min, bench/limits.ts ≈ 1.5 min, bench/direct.ts ≈ 1.5 min, bench/hub-scale.ts
+// ≈ 1 min (their own watchdogs: 150-240 s each).
+const watchdog = guard("bench", 840_000);
 
 interface Server {
   kind: "skynode" | "bare";
@@ -343,8 +344,8 @@ async function main(): Promise<void> {
   );
 }
 
-/** The later parts of `bun run bench` (bench/skynode.ts, bench/limits.ts): each a child process, one after the
- * other, its output straight to ours. */
+/** The later parts of `bun run bench` (bench/skynode.ts, bench/limits.ts, bench/direct.ts, bench/hub-scale.ts): each
+ * a child process, one after the other, its output straight to ours. */
 async function part(script: string): Promise<number> {
   console.log("");
   partBench = Bun.spawn([process.execPath, script], { cwd: ROOT, stdin: "ignore", stdout: "inherit", stderr: "inherit" });
@@ -358,7 +359,7 @@ try {
   await main();
   let code = 0;
   if (!process.env.BENCH_ONLY) {
-    for (const script of ["bench/skynode.ts", "bench/limits.ts", "bench/direct.ts"]) {
+    for (const script of ["bench/skynode.ts", "bench/limits.ts", "bench/direct.ts", "bench/hub-scale.ts"]) {
       if ((await part(script)) !== 0) code = 1;
     }
   }
