@@ -13,7 +13,7 @@ import { openDatabase } from "../app/store/database";
 import { ImageIndex } from "../app/store/images";
 import { launchChromium, browserClientBundle } from "../test/helpers/browser";
 import { SEED_001_SNIPPET_JS } from "../test/helpers/seed-001-snippet";
-import { cleanup, cpuSeconds, drainStderr, guard, lines, onCleanup, r1, r3, ROOT, rssMb, spawn, tempDirs, type Proc } from "./procs";
+import { cleanup, cpuSeconds, drainStderr, guard, lines, onCleanup, startListening, r1, r3, ROOT, rssMb, spawn, tempDirs } from "./procs";
 
 const ROUNDS = Number(process.env.BENCH_DIRECT_ROUNDS ?? 3);
 const COUNT = Number(process.env.BENCH_DIRECT_COUNT ?? 4);
@@ -27,23 +27,6 @@ interface Measure {
   mib_s: number;
   server_cpu_s_per_gb: number;
   server_rss_growth_mb: number;
-}
-
-async function startProc(cmd: string[], what: string): Promise<{ proc: Proc; port: number; stderr: () => string }> {
-  const proc = spawn(cmd);
-  const stderr = drainStderr(proc);
-  const next = lines(proc, what);
-  for (;;) {
-    const line = await next(20_000);
-    if (line === null) throw new Error(`${what} exited before listening: ${stderr()}`);
-    const m = /listening on http:\/\/[^:]+:(\d+)/.exec(line);
-    if (m) {
-      void (async () => {
-        while ((await next(1e9)) !== null);
-      })().catch(() => {});
-      return { proc, port: Number(m[1]), stderr };
-    }
-  }
 }
 
 /** Samples a process' RSS every 2 ms while `during` runs; returns the peak above the level before it. */
@@ -102,8 +85,8 @@ async function main() {
   db.close();
   const size = fits.byteLength;
 
-  const appliance = await startProc([process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir], "appliance");
-  const bare = await startProc([process.execPath, "bench/bare-direct-server.ts", path], "bare server");
+  const appliance = await startListening([process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir], "appliance");
+  const bare = await startListening([process.execPath, "bench/bare-direct-server.ts", path], "bare server");
   const token = issueToken(loadSigningKey(dataDir), { sub: "bench", role: "viewer" });
   const http = `http://127.0.0.1:${appliance.port}`;
   const urls: Record<Mode, string> = { bare: `ws://127.0.0.1:${bare.port}`, binary: http, base64: http, http };

@@ -10,7 +10,7 @@
 // the frame (`"t"`, performance.now() of this process, so one clock). A second, paced phase (fixed rate) measures
 // latency at moderate load. In bare mode the publisher sends exactly the event frame the hub would deliver, so the
 // subscribers receive the same bytes from both servers.
-import { findAfter, FrameSplitter, maskedFrame } from "./ws-frames";
+import { connectRaw, findAfter, FrameSplitter, maskedFrame } from "./ws-frames";
 
 export interface ClientConfig {
   mode: "skynode" | "bare";
@@ -183,8 +183,6 @@ const C_0 = 48;
 
 class RawSubscriber {
   private socket!: Bun.Socket<undefined>;
-  private handshake = "";
-  private upgraded = false;
   private acked = false;
   private readonly frames = new FrameSplitter(
     PREFIX_NEED,
@@ -205,29 +203,16 @@ class RawSubscriber {
   ) {}
 
   async connect(): Promise<void> {
-    const self = this;
     const timer = setTimeout(() => this.rejectReady(new Error("timeout connecting a subscriber")), 15_000);
-    this.socket = await Bun.connect({
-      hostname: this.url.hostname,
-      port: Number(this.url.port),
-      socket: {
-        open(socket) {
-          const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
-          socket.write(
-            `GET ${self.url.pathname}${self.url.search} HTTP/1.1\r\nHost: ${self.url.host}\r\nUpgrade: websocket\r\n` +
-              `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-          );
-        },
-        data(_socket, chunk) {
-          self.onData(chunk);
-        },
-        close() {
-          if (phase !== "done") fail("a subscriber socket closed during the run");
-        },
-        error(_socket, err) {
-          self.rejectReady(err);
-        },
+    this.socket = await connectRaw(this.url, {
+      upgraded: (socket) => {
+        if (this.subscribeMsg) socket.write(maskedFrame(1, new TextEncoder().encode(this.subscribeMsg)));
       },
+      data: (chunk) => this.onData(chunk),
+      closed: () => {
+        if (phase !== "done") fail("a subscriber socket closed during the run");
+      },
+      failed: (err) => this.rejectReady(err),
     });
     try {
       await this.ready;
@@ -241,20 +226,6 @@ class RawSubscriber {
   }
 
   private onData(chunk: Uint8Array): void {
-    if (!this.upgraded) {
-      this.handshake += Buffer.from(chunk).toString("latin1");
-      const end = this.handshake.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      if (!this.handshake.startsWith("HTTP/1.1 101")) {
-        return this.rejectReady(new Error(`upgrade refused: ${this.handshake.split("\r\n")[0]}`));
-      }
-      this.upgraded = true;
-      const rest = Buffer.from(this.handshake.slice(end + 4), "latin1");
-      this.handshake = "";
-      if (this.subscribeMsg) this.socket.write(maskedFrame(1, new TextEncoder().encode(this.subscribeMsg)));
-      if (rest.length === 0) return;
-      chunk = rest;
-    }
     const now = performance.now(); // one clock read per TCP read: its frames all arrived together
     if (now >= t0 && now < t1) reads++;
     this.frames.feed(chunk, now);

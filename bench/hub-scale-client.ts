@@ -11,7 +11,7 @@
 // ping-pong over a pipe), so a snapshot's `sent_at_ms` can be compared with the receive time in another process.
 // (Not process.hrtime: Bun's counts from the process' start.) Latency = receive time of the TCP read that carried the
 // frame - sent_at_ms.
-import { findAfter, FrameSplitter, maskedFrame } from "./ws-frames";
+import { connectRaw, findAfter, FrameSplitter, maskedFrame } from "./ws-frames";
 
 export interface HubClientConfig {
   client: number;
@@ -139,8 +139,6 @@ const C_COLON = 58;
 
 class Viewer {
   private socket!: Bun.Socket<undefined>;
-  private handshake = "";
-  private upgraded = false;
   private acked = false;
   private readonly frames = new FrameSplitter(
     PREFIX_NEED,
@@ -162,29 +160,16 @@ class Viewer {
   ) {}
 
   async connect(): Promise<void> {
-    const self = this;
     const timer = setTimeout(() => this.rejectReady(new Error("timeout connecting a viewer")), 15_000);
-    this.socket = await Bun.connect({
-      hostname: this.url.hostname,
-      port: Number(this.url.port),
-      socket: {
-        open(socket) {
-          const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
-          socket.write(
-            `GET ${self.url.pathname}${self.url.search} HTTP/1.1\r\nHost: ${self.url.host}\r\nUpgrade: websocket\r\n` +
-              `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-          );
-        },
-        data(_socket, chunk) {
-          self.onData(chunk);
-        },
-        close() {
-          if (!closing) fail(`a viewer socket (hub ${self.hub}) closed during the run`);
-        },
-        error(_socket, err) {
-          self.rejectReady(err);
-        },
+    this.socket = await connectRaw(this.url, {
+      upgraded: (socket) => {
+        socket.write(maskedFrame(1, new TextEncoder().encode(this.subscribeMsg)));
       },
+      data: (chunk) => this.onData(chunk),
+      closed: () => {
+        if (!closing) fail(`a viewer socket (hub ${this.hub}) closed during the run`);
+      },
+      failed: (err) => this.rejectReady(err),
     });
     try {
       await this.ready;
@@ -198,20 +183,6 @@ class Viewer {
   }
 
   private onData(chunk: Uint8Array): void {
-    if (!this.upgraded) {
-      this.handshake += Buffer.from(chunk).toString("latin1");
-      const end = this.handshake.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      if (!this.handshake.startsWith("HTTP/1.1 101")) {
-        return this.rejectReady(new Error(`upgrade refused: ${this.handshake.split("\r\n")[0]}`));
-      }
-      this.upgraded = true;
-      const rest = Buffer.from(this.handshake.slice(end + 4), "latin1");
-      this.handshake = "";
-      this.socket.write(maskedFrame(1, new TextEncoder().encode(this.subscribeMsg)));
-      if (rest.length === 0) return;
-      chunk = rest;
-    }
     const now = clock(); // one clock read per TCP read: its frames all arrived together
     if (now >= m0 && now < m1) reads++;
     this.frames.feed(chunk, now);

@@ -15,7 +15,7 @@ import { issueToken } from "../app/auth/principal";
 import { loadSigningKey } from "../app/auth/signing-key";
 import { launchRedis, type TestRedis } from "../test/helpers/redis";
 import type { HubClientConfig, HubClientResult } from "./hub-scale-client";
-import { cleanup, cpuSeconds, drainStderr, guard, lines, machineBusySeconds, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, tempDirs, type Proc } from "./procs";
+import { cleanup, cpuSeconds, drainStderr, guard, lines, machineBusySeconds, startListening, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, tempDirs, type Proc } from "./procs";
 
 const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 const PARAMS = {
@@ -63,20 +63,7 @@ interface Hub {
 async function startHub(dataDir: string, configPath: string | null, what: string): Promise<Hub> {
   const cmd = [process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, "--role", "hub"];
   if (configPath) cmd.push("--config", configPath);
-  const proc = spawn(cmd);
-  const stderr = drainStderr(proc);
-  const next = lines(proc, what);
-  for (;;) {
-    const line = await next(20_000);
-    if (line === null) throw new Error(`${what} exited before listening: ${stderr()}`);
-    const m = /listening on http:\/\/[^:]+:(\d+)/.exec(line);
-    if (m) {
-      void (async () => {
-        while ((await next(1e9)) !== null);
-      })().catch(() => {});
-      return { proc, port: Number(m[1]), dataDir, stderr };
-    }
-  }
+  return { ...(await startListening(cmd, what)), dataDir };
 }
 
 async function stopProc(p: Proc): Promise<void> {

@@ -113,3 +113,21 @@ export function lines(proc: Proc, what: string) {
     }
   };
 }
+
+/** Spawns a server that prints `listening on http://HOST:PORT` and resolves with its port once it has. */
+export async function startListening(cmd: string[], what: string): Promise<{ proc: Proc; port: number; stderr: () => string }> {
+  const proc = spawn(cmd);
+  const stderr = drainStderr(proc);
+  const next = lines(proc, what);
+  for (;;) {
+    const line = await next(20_000);
+    if (line === null) throw new Error(`${what} exited before listening: ${stderr()}`);
+    const m = /listening on http:\/\/[^:]+:(\d+)/.exec(line);
+    if (m) {
+      void (async () => {
+        while ((await next(1e9)) !== null);
+      })().catch(() => {});
+      return { proc, port: Number(m[1]), stderr };
+    }
+  }
+}

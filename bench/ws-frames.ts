@@ -94,3 +94,50 @@ export function findAfter(buf: Uint8Array, pattern: Uint8Array, from: number, to
   }
   return -1;
 }
+
+export interface RawHandlers {
+  /** The server's 101 is in: the socket now speaks WebSocket frames (send the first message here). */
+  upgraded(socket: Bun.Socket<undefined>): void;
+  /** Bytes after the upgrade response, as they arrive. */
+  data(chunk: Uint8Array): void;
+  closed(): void;
+  failed(err: Error): void;
+}
+
+/** A raw WebSocket over Bun.connect (one read hands many frames over at once, without a MessageEvent per frame):
+ * sends the upgrade request and, once the 101 has arrived, passes everything after it to `data`. */
+export async function connectRaw(url: URL, h: RawHandlers): Promise<Bun.Socket<undefined>> {
+  let handshake = "";
+  let upgraded = false;
+  return await Bun.connect({
+    hostname: url.hostname,
+    port: Number(url.port),
+    socket: {
+      open(socket) {
+        const key = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64");
+        socket.write(
+          `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\n` +
+            `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
+      },
+      data(socket, chunk) {
+        if (upgraded) return h.data(chunk);
+        handshake += Buffer.from(chunk).toString("latin1");
+        const end = handshake.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        if (!handshake.startsWith("HTTP/1.1 101")) return h.failed(new Error(`upgrade refused: ${handshake.split("\r\n")[0]}`));
+        upgraded = true;
+        const rest = Buffer.from(handshake.slice(end + 4), "latin1");
+        handshake = "";
+        h.upgraded(socket);
+        if (rest.length > 0) h.data(rest);
+      },
+      close() {
+        h.closed();
+      },
+      error(_socket, err) {
+        h.failed(err);
+      },
+    },
+  });
+}
