@@ -1,6 +1,18 @@
 import pino, { type Logger } from "pino";
 
-/** Structured logs as JSON lines on stderr; stdout carries only the CLI's own output ("listening on …", tokens). */
-export function createLogger(level = process.env.SKYNODE_LOG_LEVEL ?? "info"): Logger {
-  return pino({ level, base: { app: "skynode" } }, pino.destination({ fd: 2, sync: false }));
+/** Structured logs as JSON lines on stderr; stdout carries only the CLI's own output ("listening on …", tokens).
+ * `tap` also receives every line (the /wss `server_logs` topic). */
+export function createLogger(level = process.env.SKYNODE_LOG_LEVEL ?? "info", tap?: { write(line: string): void }): Logger {
+  const dest = pino.destination({ fd: 2, sync: false });
+  if (!tap) return pino({ level, base: { app: "skynode" } }, dest);
+  // A tee rather than pino.multistream: it keeps flush(), which shutdown needs to get the last lines out.
+  const tee = {
+    write(line: string) {
+      dest.write(line);
+      tap.write(line);
+    },
+    flush: (cb?: (err?: Error) => void) => dest.flush(cb),
+    flushSync: () => dest.flushSync(),
+  };
+  return pino({ level, base: { app: "skynode" } }, tee);
 }

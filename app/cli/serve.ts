@@ -11,6 +11,12 @@ import type { SkyNode } from "../node/skynode";
 import { SetupCode } from "../auth/setup-code";
 import { UserStore } from "../store/users";
 import type { Federation } from "../federation/federation";
+import { MemoryPresence } from "../groups/presence";
+import { GroupHub } from "../groups/group-hub";
+import { ApiKeyStore } from "../store/api-keys";
+import { LogTopic } from "../topics/log-topic";
+import { telemetryTopics } from "../topics/telemetry-topics";
+import { TopicHub } from "../topics/topic-hub";
 
 const DEVICES_READY_WAIT_MS = 5000;
 
@@ -40,7 +46,9 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     if (opts.role !== "appliance") throw new Error("[upstream] federates an appliance to a hub: it is not for --role hub");
     (await import("../federation/federation")).checkUpstreamToken(opts.config.upstream.token, opts.config.telescope.uid);
   }
-  const log = createLogger();
+  // The /wss `server_logs` topic reads every log line; it is attached to the topic hub once that exists.
+  const logTopic = new LogTopic();
+  const log = createLogger(undefined, logTopic);
   const db = openDatabase(opts.dataDir, opts.config.store.busy_timeout_ms);
   const journal = new Journal(db);
   const maxFrameBytes = opts.config.server.max_frame_bytes;
@@ -58,6 +66,22 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     : undefined;
   const hub = new Hub({ journal, log, maxFrameBytes, directChunkBytes: opts.config.server.direct_chunk_bytes, backplane });
   await hub.joinBackplane();
+  // Topics (seed 003) and groups (seed 004): in process, or across the instances through Redis channels.
+  const bus = bpConfig ? await (await import("../hub/redis-channel-bus")).RedisChannelBus.connect(bpConfig.redis_url, log) : null;
+  const messaging = opts.config.messaging;
+  const topics = new TopicHub({ bus, maxSubscriptions: messaging.max_topic_subscriptions, maxFrameBytes, log });
+  hub.stream.onEvent(telemetryTopics(topics));
+  logTopic.attach(topics, { relay: bus !== null, instance: backplane?.instanceId });
+  const presence = bus ? new (await import("../groups/redis-presence")).RedisPresence(bus.redis) : new MemoryPresence();
+  const apiKeys = new ApiKeyStore(db);
+  const groups = new GroupHub({
+    presence,
+    bus,
+    presenceTtlMs: messaging.presence_ttl_s * 1000,
+    maxFrameBytes,
+    apiKeyLive: (id) => apiKeys.isLive(id),
+    log,
+  });
   const signingKey = loadSigningKey(opts.dataDir);
   // The appliance's own SkyNode; it attaches to this server's hub like any SkyNode once the server listens.
   const node =
@@ -76,6 +100,10 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
   const setupCode = users.count() === 0 ? setup.ensure() : null;
   const app = createApp({
     hub,
+    topics,
+    groups,
+    apiKeys,
+    presenceTtlS: messaging.presence_ttl_s,
     users,
     setup,
     log,
@@ -90,6 +118,8 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
   app.listen({ hostname: opts.host, port: opts.port, development: false } as Parameters<typeof app.listen>[0]);
   const server = app.server!;
   hub.bindServer(server);
+  topics.bindServer(server);
+  groups.bindServer(server);
   // The appliance's own telescope: direct requests are answered in process, from its files straight to the socket.
   if (node) hub.commands.direct.serveLocally(node.telescope.uid, node.direct);
   if (node) {
@@ -133,7 +163,9 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
       federation?.stop();
       await node?.stop();
       await hub.stop();
+      await groups.stop();
       await app.stop(true);
+      await bus?.stop();
       db.close();
     },
   };

@@ -219,6 +219,15 @@ export const ConfigSchema = z.strictObject({
       rpc_timeout_ms: z.int().min(100).max(60_000).default(5000),
     })
     .optional(),
+  /** The topic API on /wss (seed 003) and group messaging on /v3/ws (seed 004): docs/messaging.md. */
+  messaging: z
+    .strictObject({
+      /** A group member that sends no heartbeat for this long drops out of presence (seed 004: one hour). */
+      presence_ttl_s: z.number().min(0.1).max(7 * 86400).default(3600),
+      /** Topics one /wss connection may hold at once. */
+      max_topic_subscriptions: z.int().min(1).max(100_000).default(256),
+    })
+    .prefault({}),
 }).superRefine((c, ctx) => {
   // Simulated switches on a real mount would close at angles the real mount never reports: refuse the mix.
   c.limits.forEach((l, i) => {

@@ -31,6 +31,7 @@ export class StreamHub {
   private readonly observatoryOf = new Map<string, string>();
   private readonly instruments = new Map<string, { instrument_uid: string; devices: Record<string, Snapshot> }>();
   private readonly publishListeners: ((msg: Publish) => void)[] = [];
+  private readonly eventListeners: ((key: EventKey, kind: string, body: object) => void)[] = [];
 
   constructor(
     publishText: (topic: string, text: string) => void,
@@ -47,7 +48,12 @@ export class StreamHub {
       if (typeof obs === "string") this.observatoryOf.set(e.key.telescope_uid, obs);
     }
     if (e.retain) this.emit(e.key, e.kind, e.body, false);
-    else this.fanout.publish(e.key, eventRenderer(e.kind, e.body));
+    else this.deliver(e.key, e.kind, e.body);
+  }
+
+  /** Every event this hub delivers, from its own SkyNodes or another instance's (the /wss telemetry topics). */
+  onEvent(listener: (key: EventKey, kind: string, body: object) => void): void {
+    this.eventListeners.push(listener);
   }
 
   /** Every accepted SkyNode publish, as received (the federation bridge forwards its telescope's upstream). */
@@ -70,7 +76,7 @@ export class StreamHub {
       case "publish_telescope_log": {
         const key = { stream: "telescope_log", telescope_uid: msg.telescope_uid, observatory_uid: this.observatoryOf.get(msg.telescope_uid) };
         const body = { telescope_uid: msg.telescope_uid, entry: msg.entry };
-        this.fanout.publish(key, eventRenderer("event_telescope_log", body));
+        this.deliver(key, "event_telescope_log", body);
         this.relay?.({ t: "stream", key, kind: "event_telescope_log", body, retain: false });
         if (msg.id) sendAck(conn, msg.id);
         return;
@@ -130,11 +136,17 @@ export class StreamHub {
     if (msg.id) sendAck(conn, msg.id);
   }
 
+  private deliver(key: EventKey, kind: string, body: object): void {
+    this.fanout.publish(key, eventRenderer(kind, body));
+    for (const listener of this.eventListeners) listener(key, kind, body);
+  }
+
   private emit(key: EventKey, kind: string, body: object, relay = true): void {
     key.observatory_uid ??= this.observatoryOf.get(key.telescope_uid);
     const render = eventRenderer(kind, body);
     this.retained.set(`${key.stream}\u0000${key.telescope_uid}\u0000${key.device_uid ?? ""}`, { key, render });
     this.fanout.publish(key, render);
+    for (const listener of this.eventListeners) listener(key, kind, body);
     if (relay) this.relay?.({ t: "stream", key, kind, body, retain: true });
   }
 }

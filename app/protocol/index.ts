@@ -2,18 +2,22 @@ import { z } from "zod";
 import * as commandChannel from "./command-channel";
 import * as commands from "./commands";
 import * as direct from "./direct";
+import * as groupMessages from "./group-messages";
 import * as lifecycle from "./lifecycle";
 import * as primitives from "./primitives";
 import * as stream from "./stream";
 import * as tasks from "./tasks";
+import * as topics from "./topics";
 
 export * from "./command-channel";
 export * from "./commands";
 export * from "./direct";
+export * from "./group-messages";
 export * from "./lifecycle";
 export * from "./primitives";
 export * from "./stream";
 export * from "./tasks";
+export * from "./topics";
 
 const { Ping, Pong, Ack, ErrorEnvelope } = lifecycle;
 
@@ -87,6 +91,8 @@ export const namedSchemas: Record<string, z.ZodType> = {
   ...pickSchemas(commandChannel),
   ...pickSchemas(direct),
   ...pickSchemas(tasks),
+  ...pickSchemas(topics),
+  ...pickSchemas(groupMessages),
   StreamInbound,
   CommandsInbound,
   ServerMessage,

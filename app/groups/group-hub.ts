@@ -1,0 +1,301 @@
+import type { Logger } from "pino";
+import type { z } from "zod";
+import type { Principal } from "../auth/principal";
+import type { ChannelBus } from "../hub/channel-bus";
+import { GroupInbound, type ErrorCode, type GroupMessage } from "../protocol";
+import type { PresenceEntry, PresenceStore } from "./presence";
+
+/** The part of Bun's ServerWebSocket a group connection uses. */
+export interface GroupSocket {
+  sendText(data: string): number;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** One `/v3/ws/group/{group_id}/client/{client_id}` connection. */
+export interface GroupConn {
+  readonly group: string;
+  readonly client: string;
+  readonly principal: Principal;
+  readonly account: string;
+  readonly apiKeyId: string;
+  readonly ws: GroupSocket;
+  /** When it connected (ms): of two connections with one client id, the later wins. */
+  readonly since: number;
+  expiresAt: number;
+  present: boolean;
+  open: boolean;
+  /** Closed because a newer connection took its client id: the group that connection is in. */
+  replacedInto?: string;
+}
+
+export interface GroupHubOptions {
+  presence: PresenceStore;
+  /** Other hub instances (hub role with Redis); null in one process. */
+  bus: ChannelBus | null;
+  presenceTtlMs: number;
+  maxFrameBytes: number;
+  /** Is this API key still live? Checked at each heartbeat (a key revoked by another process). */
+  apiKeyLive: (id: string) => boolean;
+  log: Logger;
+}
+
+export const REPLACED_CLOSE = { code: 4001, reason: "replaced by a newer connection with this client_id" } as const;
+export const REVOKED_CLOSE = { code: 4003, reason: "the api_key of this connection was revoked" } as const;
+
+const localGroup = (group: string) => `v3:g:${group}`;
+const LOCAL_ALL = "v3:all";
+const busGroup = (group: string) => `skynode:v3:group:${group}`;
+const busClient = (client: string) => `skynode:v3:client:${client}`;
+const BUS_BROADCAST = "skynode:v3:broadcast";
+
+/** What a message carries besides the server-filled fields. */
+type Content = Pick<GroupMessage, "msg_type" | "target"> & Partial<Pick<GroupMessage, "to_id" | "cmd" | "msg" | "payload">>;
+
+/** A claim travels on a client's channel; deliveries there are messages (they start with `{"version"`). */
+interface Claim {
+  claim: { since: number; group: string; instance: string };
+}
+
+/** Seed 004's group messaging (docs/messaging.md): targets group, direct, broadcast and echo; server-filled fields;
+ * presence with a TTL per member; the newest connection of a client id wins. Delivery to this instance's sockets goes
+ * through Bun's native topics (one serialization per message); the bus carries it to the other instances. */
+export class GroupHub {
+  private readonly clients = new Map<string, GroupConn>();
+  private readonly groupMembers = new Map<string, number>();
+  private readonly groupHandlers = new Map<string, (text: string) => void>();
+  private readonly clientHandlers = new Map<string, (text: string) => void>();
+  private publishText: (topic: string, text: string) => void = () => {};
+  private readonly sweeper: ReturnType<typeof setInterval>;
+  private readonly instance = crypto.randomUUID();
+  private readonly onBroadcast = (text: string) => this.publishText(LOCAL_ALL, text);
+
+  constructor(private readonly opts: GroupHubOptions) {
+    opts.bus?.join(BUS_BROADCAST, this.onBroadcast);
+    this.sweeper = setInterval(() => this.sweep(), Math.min(30_000, Math.max(50, opts.presenceTtlMs / 10)));
+    this.sweeper.unref();
+  }
+
+  bindServer(server: { publish(topic: string, data: string): number }): void {
+    this.publishText = (topic, text) => void server.publish(topic, text);
+  }
+
+  get connectionCount(): number {
+    return this.clients.size;
+  }
+
+  open(init: { group: string; client: string; principal: Principal; account: string; apiKeyId: string; ws: GroupSocket }): GroupConn {
+    const now = Date.now();
+    const conn: GroupConn = { ...init, since: now, expiresAt: now + this.opts.presenceTtlMs, present: true, open: true };
+    const older = this.clients.get(conn.client);
+    if (older) this.replace(older, conn.group);
+    this.clients.set(conn.client, conn);
+    conn.ws.subscribe(localGroup(conn.group));
+    conn.ws.subscribe(LOCAL_ALL);
+    this.joinGroup(conn.group);
+    const bus = this.opts.bus;
+    if (bus) {
+      const handler = (text: string) => this.fromClientChannel(conn.client, text);
+      this.clientHandlers.set(conn.client, handler);
+      bus.join(busClient(conn.client), handler);
+      const claim: Claim = { claim: { since: conn.since, group: conn.group, instance: this.instance } };
+      void bus.publish(busClient(conn.client), JSON.stringify(claim)).catch((err) => this.busFailed(err));
+    }
+    void this.announceJoin(conn);
+    return conn;
+  }
+
+  close(conn: GroupConn): void {
+    if (!conn.open) return;
+    conn.open = false;
+    this.leaveGroup(conn.group);
+    if (this.clients.get(conn.client) === conn) {
+      this.clients.delete(conn.client);
+      const handler = this.clientHandlers.get(conn.client);
+      if (handler) this.opts.bus?.leave(busClient(conn.client), handler);
+      this.clientHandlers.delete(conn.client);
+    }
+    // Replaced within its own group: the newer connection holds the presence entry now.
+    if (conn.replacedInto === conn.group || !conn.present) return;
+    conn.present = false;
+    void this.opts.presence.remove(conn.group, conn.client).catch((err) => this.busFailed(err));
+    this.sendPresence(conn, "leave");
+  }
+
+  /** Closes the connections that use this API key (it was revoked). */
+  closeKey(apiKeyId: string): void {
+    for (const conn of [...this.clients.values()]) if (conn.apiKeyId === apiKeyId) conn.ws.close(REVOKED_CLOSE.code, REVOKED_CLOSE.reason);
+  }
+
+  async presenceOf(group: string): Promise<PresenceEntry[]> {
+    return await this.opts.presence.list(group, Date.now());
+  }
+
+  frame(conn: GroupConn, data: string | Buffer): void {
+    if (typeof data !== "string") return this.refuse(conn, "invalid", "binary frames are not accepted here: send JSON text frames");
+    if (data.length * 3 > this.opts.maxFrameBytes && Buffer.byteLength(data) > this.opts.maxFrameBytes) {
+      return this.refuse(conn, "invalid", `frame exceeds the ${this.opts.maxFrameBytes}-byte limit`);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data);
+    } catch {
+      return this.refuse(conn, "invalid", "frame is not valid JSON");
+    }
+    const parsed = GroupInbound.safeParse(raw);
+    if (!parsed.success) return this.refuse(conn, "invalid", describe(parsed.error), parsed.error.issues.slice(0, 20));
+    const m = parsed.data;
+    if (m.msg_type === "presence") return this.refuse(conn, "forbidden", "presence messages are sent by the server only");
+    if (m.msg_type === "heartbeat") return this.heartbeat(conn, m);
+    const text = JSON.stringify(this.message(conn, m));
+    switch (m.target) {
+      case "echo":
+        conn.ws.sendText(text);
+        return;
+      case "group":
+        this.publishText(localGroup(conn.group), text);
+        this.toBus(busGroup(conn.group), text);
+        return;
+      case "broadcast":
+        if (conn.principal.role !== "admin") return this.refuse(conn, "forbidden", "only an admin may broadcast to every client");
+        this.publishText(LOCAL_ALL, text);
+        this.toBus(BUS_BROADCAST, text);
+        return;
+      case "direct":
+        return this.direct(conn, m.to_id!, text);
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.opts.bus?.leave(BUS_BROADCAST, this.onBroadcast);
+  }
+
+  private direct(conn: GroupConn, to: string, text: string): void {
+    const local = this.clients.get(to);
+    if (local) return void local.ws.sendText(text);
+    const bus = this.opts.bus;
+    if (!bus) return this.refuse(conn, "not_found", `no client ${to} is connected`);
+    bus.publish(busClient(to), text).then(
+      (receivers) => {
+        if (receivers === 0) this.refuse(conn, "not_found", `no client ${to} is connected`);
+      },
+      (err) => {
+        this.busFailed(err);
+        this.refuse(conn, "internal", "could not reach the other hub instances");
+      },
+    );
+  }
+
+  private heartbeat(conn: GroupConn, m: GroupInbound): void {
+    if (!this.opts.apiKeyLive(conn.apiKeyId)) return conn.ws.close(REVOKED_CLOSE.code, REVOKED_CLOSE.reason);
+    conn.expiresAt = Date.now() + this.opts.presenceTtlMs;
+    void this.opts.presence.refresh(conn.group, conn.client, conn.expiresAt).catch((err) => this.busFailed(err));
+    if (!conn.present) {
+      conn.present = true;
+      this.sendPresence(conn, "join");
+    }
+    conn.ws.sendText(JSON.stringify(this.message(conn, { ...m, target: "echo" })));
+  }
+
+  private message(conn: GroupConn, m: Content): GroupMessage {
+    return {
+      version: "3",
+      msg_type: m.msg_type,
+      target: m.target,
+      from_id: conn.client,
+      ...(m.target === "direct" ? { to_id: m.to_id } : {}),
+      group_id: conn.group,
+      ...(m.cmd !== undefined ? { cmd: m.cmd } : {}),
+      ...(m.msg !== undefined ? { msg: m.msg } : {}),
+      ...(m.payload !== undefined ? { payload: m.payload } : {}),
+      sent_at: new Date().toISOString(),
+    };
+  }
+
+  private refuse(conn: GroupConn, code: ErrorCode, message: string, issues?: unknown[]): void {
+    if (!conn.open) return;
+    const payload = issues ? { code, issues } : { code };
+    conn.ws.sendText(JSON.stringify(this.message(conn, { msg_type: "msg", target: "echo", cmd: "ERROR", msg: message, payload })));
+  }
+
+  private async announceJoin(conn: GroupConn): Promise<void> {
+    try {
+      await this.opts.presence.refresh(conn.group, conn.client, conn.expiresAt);
+      const clients = (await this.opts.presence.list(conn.group, Date.now())).map((e) => e.client_id);
+      if (!conn.open) return;
+      const snapshot = { msg_type: "presence", target: "direct", to_id: conn.client, payload: { event: "snapshot", clients } } as const;
+      conn.ws.sendText(JSON.stringify(this.message(conn, snapshot)));
+      this.sendPresence(conn, "join");
+    } catch (err) {
+      this.busFailed(err);
+    }
+  }
+
+  private sendPresence(conn: GroupConn, event: "join" | "leave" | "expire"): void {
+    const text = JSON.stringify(this.message(conn, { msg_type: "presence", target: "group", payload: { event, client_id: conn.client } }));
+    this.publishText(localGroup(conn.group), text);
+    this.toBus(busGroup(conn.group), text);
+  }
+
+  /** `older` loses its client id to a newer connection (in `group`). */
+  private replace(older: GroupConn, group: string): void {
+    older.replacedInto = group;
+    older.ws.close(REPLACED_CLOSE.code, REPLACED_CLOSE.reason);
+    // Bun calls close handlers later: take the id now, so the newer connection's registration stands.
+    this.close(older);
+  }
+
+  private fromClientChannel(client: string, text: string): void {
+    const local = this.clients.get(client);
+    if (!local) return;
+    if (!text.startsWith('{"claim"')) return void local.ws.sendText(text);
+    const { claim } = JSON.parse(text) as Claim;
+    // Two connections racing on two instances: the later one wins on both (ties by instance id).
+    if (claim.since > local.since || (claim.since === local.since && claim.instance > this.instance)) this.replace(local, claim.group);
+  }
+
+  private joinGroup(group: string): void {
+    const n = this.groupMembers.get(group) ?? 0;
+    this.groupMembers.set(group, n + 1);
+    if (n > 0 || !this.opts.bus) return;
+    const handler = (text: string) => this.publishText(localGroup(group), text);
+    this.groupHandlers.set(group, handler);
+    this.opts.bus.join(busGroup(group), handler);
+  }
+
+  private leaveGroup(group: string): void {
+    const n = (this.groupMembers.get(group) ?? 1) - 1;
+    if (n > 0) return void this.groupMembers.set(group, n);
+    this.groupMembers.delete(group);
+    const handler = this.groupHandlers.get(group);
+    if (handler) this.opts.bus?.leave(busGroup(group), handler);
+    this.groupHandlers.delete(group);
+  }
+
+  /** Members that sent no heartbeat within the TTL drop out of presence (their next heartbeat joins them again). */
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.clients.values()) {
+      if (!conn.present || conn.expiresAt > now) continue;
+      conn.present = false;
+      void this.opts.presence.remove(conn.group, conn.client).catch((err) => this.busFailed(err));
+      this.sendPresence(conn, "expire");
+    }
+  }
+
+  private toBus(channel: string, text: string): void {
+    this.opts.bus?.publish(channel, text).catch((err) => this.busFailed(err));
+  }
+
+  private busFailed(err: unknown): void {
+    this.opts.log.error({ err: (err as Error).message }, "group messaging: Redis failed");
+  }
+}
+
+function describe(error: z.ZodError): string {
+  const first = error.issues[0];
+  if (!first) return "invalid message";
+  return `${first.path.length ? first.path.join(".") : "message"}: ${first.message}`;
+}

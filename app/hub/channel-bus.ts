@@ -1,0 +1,11 @@
+/** Named publish/subscribe channels shared by the instances of a scaled-out hub (Redis: redis-channel-bus.ts). The
+ * topic and group APIs (docs/messaging.md) deliver to their own instance's sockets themselves and use the bus only
+ * for the other instances; the appliance runs without one. */
+export interface ChannelBus {
+  /** Receives what other instances publish on `channel` until `leave` (joins are counted per channel). */
+  join(channel: string, handler: (text: string) => void): void;
+  leave(channel: string, handler: (text: string) => void): void;
+  /** To the other instances joined to `channel`; resolves with how many received it. */
+  publish(channel: string, text: string): Promise<number>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,68 @@
+import { RedisClient } from "bun";
+import type { Logger } from "pino";
+import type { ChannelBus } from "./channel-bus";
+
+/** ChannelBus over Redis pub/sub: one subscriber connection whose channel set follows the joins, one connection for
+ * publishing (and for the callers' own commands: `redis`). A message is prefixed with its instance's id and a newline,
+ * so an instance skips its own without re-encoding the text. */
+export class RedisChannelBus implements ChannelBus {
+  private readonly instanceId = `${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  private readonly handlers = new Map<string, Set<(text: string) => void>>();
+
+  private constructor(
+    /** Commands (publish, presence sets). */
+    readonly redis: RedisClient,
+    private readonly sub: RedisClient,
+    private readonly log: Logger,
+  ) {}
+
+  static async connect(url: string, log: Logger): Promise<RedisChannelBus> {
+    const redis = new RedisClient(url, { connectionTimeout: 5000 });
+    await redis.connect();
+    const sub = await redis.duplicate();
+    return new RedisChannelBus(redis, sub, log);
+  }
+
+  join(channel: string, handler: (text: string) => void): void {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      this.handlers.set(channel, (set = new Set()));
+      this.sub.subscribe(channel, (message) => this.received(channel, message)).catch((err) => {
+        this.log.error({ err: (err as Error).message, channel }, "could not subscribe to a Redis channel");
+      });
+    }
+    set.add(handler);
+  }
+
+  leave(channel: string, handler: (text: string) => void): void {
+    const set = this.handlers.get(channel);
+    if (!set?.delete(handler) || set.size > 0) return;
+    this.handlers.delete(channel);
+    this.sub.unsubscribe(channel).catch(() => {});
+  }
+
+  async publish(channel: string, text: string): Promise<number> {
+    const receivers = await this.redis.publish(channel, `${this.instanceId}\n${text}`);
+    // Redis counts this instance's own subscription too.
+    return this.handlers.has(channel) ? Math.max(0, receivers - 1) : receivers;
+  }
+
+  async stop(): Promise<void> {
+    this.handlers.clear();
+    this.sub.close();
+    this.redis.close();
+  }
+
+  private received(channel: string, message: string): void {
+    const nl = message.indexOf("\n");
+    if (nl < 0 || message.slice(0, nl) === this.instanceId) return;
+    const text = message.slice(nl + 1);
+    for (const handler of this.handlers.get(channel) ?? []) {
+      try {
+        handler(text);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, channel }, "a Redis channel handler failed");
+      }
+    }
+  }
+}

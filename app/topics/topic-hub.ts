@@ -1,0 +1,178 @@
+import type { Logger } from "pino";
+import type { z } from "zod";
+import type { Principal } from "../auth/principal";
+import type { ChannelBus } from "../hub/channel-bus";
+import { RequestError } from "../hub/connection";
+import { TopicInbound, type ErrorCode } from "../protocol";
+import { classify, requirePublish, requireSubscribe } from "./topic-policy";
+
+/** What subscribers receive in `data`: seed 003's `{"name","type","data"}`. */
+export interface TopicData {
+  name: string;
+  type: string;
+  data: unknown;
+}
+
+export interface TopicSocket {
+  sendText(data: string): number;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+}
+
+/** One `/wss` connection. */
+export interface TopicConn {
+  readonly principal: Principal;
+  readonly ws: TopicSocket;
+  readonly topics: Set<string>;
+  open: boolean;
+}
+
+export interface TopicHubOptions {
+  /** Other hub instances (hub role with Redis); null in one process. */
+  bus: ChannelBus | null;
+  maxSubscriptions: number;
+  maxFrameBytes: number;
+  log: Logger;
+}
+
+const local = (topic: string) => `wss:${topic}`;
+const busTopic = (topic: string) => `skynode:wss:topic:${topic}`;
+
+/** Seed 003's topic publish/subscribe (docs/messaging.md). Deliveries to this instance's sockets go through Bun's
+ * native topics (one serialization per publish); the bus carries client publishes and server_logs to the other
+ * instances. Telemetry topics are fed on every instance from its own stream hub, and their latest value is kept for
+ * new subscribers. */
+export class TopicHub {
+  private readonly subscribers = new Map<string, number>();
+  private readonly busHandlers = new Map<string, (text: string) => void>();
+  private readonly latest = new Map<string, TopicData>();
+  private publishText: (topic: string, text: string) => void = () => {};
+
+  constructor(private readonly opts: TopicHubOptions) {}
+
+  bindServer(server: { publish(topic: string, data: string): number }): void {
+    this.publishText = (topic, text) => void server.publish(topic, text);
+  }
+
+  open(principal: Principal, ws: TopicSocket): TopicConn {
+    return { principal, ws, topics: new Set(), open: true };
+  }
+
+  close(conn: TopicConn): void {
+    if (!conn.open) return;
+    conn.open = false;
+    for (const topic of conn.topics) this.dropSubscriber(topic);
+    conn.topics.clear();
+  }
+
+  /** Someone on this instance reads the topic (the log bridge skips the work otherwise). */
+  hasSubscribers(topic: string): boolean {
+    return (this.subscribers.get(topic) ?? 0) > 0;
+  }
+
+  /** A publication of the server itself. `retain`: kept as the topic's latest value for new subscribers. `relay`:
+   * also to the other instances (what only this instance knows, such as its own log lines). */
+  publishFromServer(topic: string, data: TopicData, opts: { retain?: boolean; relay?: boolean } = {}): void {
+    if (opts.retain) this.latest.set(topic, data);
+    const relay = opts.relay && this.opts.bus;
+    if (!this.hasSubscribers(topic) && !relay) return;
+    const text = render(topic, data, "server");
+    this.publishText(local(topic), text);
+    if (relay) this.toBus(topic, text);
+  }
+
+  frame(conn: TopicConn, data: string | Buffer): void {
+    if (typeof data !== "string") return this.refuse(conn, undefined, "invalid", "binary frames are not accepted here: send JSON text frames");
+    if (data.length * 3 > this.opts.maxFrameBytes && Buffer.byteLength(data) > this.opts.maxFrameBytes) {
+      return this.refuse(conn, undefined, "invalid", `frame exceeds the ${this.opts.maxFrameBytes}-byte limit`);
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data);
+    } catch {
+      return this.refuse(conn, undefined, "invalid", "frame is not valid JSON");
+    }
+    const id = idOf(raw);
+    const parsed = TopicInbound.safeParse(raw);
+    if (!parsed.success) return this.refuse(conn, id, "invalid", describe(parsed.error), { issues: parsed.error.issues.slice(0, 20) });
+    const m = parsed.data;
+    try {
+      if (m.action === "subscribe") this.subscribe(conn, m.topic);
+      else if (m.action === "unsubscribe") this.unsubscribe(conn, m.topic);
+      else this.publish(conn, m.topic, m.data as TopicData);
+      conn.ws.sendText(JSON.stringify({ kind: "ack", action: m.action, topic: m.topic, id: m.id }));
+      if (m.action === "subscribe") {
+        const latest = this.latest.get(m.topic);
+        if (latest) conn.ws.sendText(render(m.topic, latest, "server"));
+      }
+    } catch (err) {
+      if (err instanceof RequestError) return this.refuse(conn, id, err.code, err.message);
+      this.opts.log.error({ err, action: m.action, topic: m.topic }, "topic request failed");
+      this.refuse(conn, id, "internal", `internal error: ${(err as Error).message}`);
+    }
+  }
+
+  private subscribe(conn: TopicConn, topic: string): void {
+    requireSubscribe(conn.principal, topic);
+    if (conn.topics.has(topic)) return;
+    if (conn.topics.size >= this.opts.maxSubscriptions) {
+      throw new RequestError("invalid", `a connection may hold at most ${this.opts.maxSubscriptions} topics: unsubscribe from one first`);
+    }
+    conn.topics.add(topic);
+    conn.ws.subscribe(local(topic));
+    const n = this.subscribers.get(topic) ?? 0;
+    this.subscribers.set(topic, n + 1);
+    // Telemetry is fed on every instance from its own stream hub: no channel needed.
+    if (n === 0 && this.opts.bus && classify(topic).kind !== "telemetry") {
+      const handler = (text: string) => this.publishText(local(topic), text);
+      this.busHandlers.set(topic, handler);
+      this.opts.bus.join(busTopic(topic), handler);
+    }
+  }
+
+  private unsubscribe(conn: TopicConn, topic: string): void {
+    if (!conn.topics.delete(topic)) return;
+    conn.ws.unsubscribe(local(topic));
+    this.dropSubscriber(topic);
+  }
+
+  private dropSubscriber(topic: string): void {
+    const n = (this.subscribers.get(topic) ?? 1) - 1;
+    if (n > 0) return void this.subscribers.set(topic, n);
+    this.subscribers.delete(topic);
+    const handler = this.busHandlers.get(topic);
+    if (handler) this.opts.bus?.leave(busTopic(topic), handler);
+    this.busHandlers.delete(topic);
+  }
+
+  private publish(conn: TopicConn, topic: string, data: TopicData): void {
+    requirePublish(conn.principal, topic);
+    const text = render(topic, data, conn.principal.sub);
+    this.publishText(local(topic), text);
+    this.toBus(topic, text);
+  }
+
+  private toBus(topic: string, text: string): void {
+    // Quietly: a failure logged here would come back as a server_logs line, whose publication fails again.
+    this.opts.bus?.publish(busTopic(topic), text).catch(() => {});
+  }
+
+  private refuse(conn: TopicConn, id: string | undefined, code: ErrorCode, message: string, details?: object): void {
+    if (conn.open) conn.ws.sendText(JSON.stringify({ kind: "error", code, message, details, id }));
+  }
+}
+
+function render(topic: string, data: TopicData, from: string): string {
+  return JSON.stringify({ kind: "message", topic, data, from, sent_at: new Date().toISOString() });
+}
+
+function idOf(raw: unknown): string | undefined {
+  const id = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
+  return typeof id === "string" && id.length > 0 && id.length <= 200 ? id : undefined;
+}
+
+function describe(error: z.ZodError): string {
+  const first = error.issues[0];
+  if (!first) return "invalid message";
+  return `${first.path.length ? first.path.join(".") : "message"}: ${first.message}`;
+}
