@@ -1,16 +1,23 @@
 #!/usr/bin/env bun
-// skynode CLI (DESIGN.md §2): `serve` runs the appliance or hub; `token issue` prints a signed token.
+// skynode CLI (DESIGN.md §2): `serve` runs the appliance or hub; `token issue` prints a signed token; `apikey`
+// issues and manages machine API keys.
 import { parseArgs } from "node:util";
 import { issueToken, parseTtl, Role } from "./auth/principal";
 import { loadSigningKey } from "./auth/signing-key";
 import { ConfigError, loadConfig } from "./config/load";
 import { UpstreamConfig } from "./config/schema";
+import { ApiKeyStore, type ApiKeyInfo } from "./store/api-keys";
+import { openDatabase } from "./store/database";
 
 const USAGE = `usage:
   skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub] [--upstream URL]
                 (--upstream/SKYNODE_UPSTREAM_URL with SKYNODE_UPSTREAM_TOKEN: federate to a hub, as [upstream] does)
   skynode simulate [--mount PATH] [--focuser PATH] [--baud 115200] [--config FILE] [--trace]   (device simulators on ptys; needs socat)
-  skynode token issue --sub NAME --role viewer|operator|owner|skynode|admin [--telescope UID]... [--ttl 1h] [--data DIR]`;
+  skynode token issue --sub NAME --role viewer|operator|owner|skynode|admin [--telescope UID]... [--ttl 1h] [--data DIR]
+  skynode apikey issue --name NAME [--data DIR]      (prints a new machine API key; only its hash is kept)
+  skynode apikey add --name NAME [--data DIR]        (installs the key read from stdin, e.g. on another hub instance)
+  skynode apikey list [--data DIR]                   (one JSON object per key: id, name, created_at, revoked_at)
+  skynode apikey revoke ID|NAME [--data DIR]`;
 
 function fail(message: string): never {
   console.error(message);
@@ -103,7 +110,45 @@ async function main(argv: string[]): Promise<void> {
     console.log(token);
     return;
   }
+  if (command === "apikey" && ["issue", "add", "list", "revoke"].includes(rest[0] ?? "")) {
+    await apikey(rest[0]!, rest.slice(1));
+    return;
+  }
   fail(USAGE);
+}
+
+async function apikey(action: string, args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: action === "issue" || action === "add" ? { name: { type: "string" }, data: { type: "string" } } : { data: { type: "string" } },
+    allowPositionals: action === "revoke",
+    strict: true,
+  });
+  const name = (values as { name?: string }).name;
+  if ((action === "issue" || action === "add") && !name) fail(`apikey ${action} needs --name NAME`);
+  if (action === "revoke" && positionals.length !== 1) fail("apikey revoke needs one ID or NAME");
+  // Read before opening the store: a failure here leaves nothing half done.
+  let key = "";
+  if (action === "add") {
+    const words = (await Bun.stdin.text()).split(/\s+/).filter(Boolean);
+    if (words.length !== 1) fail("apikey add reads exactly one key from stdin");
+    key = words[0]!;
+  }
+  const db = openDatabase((values.data as string | undefined) ?? process.env.SKYNODE_DATA ?? "./data");
+  try {
+    const keys = new ApiKeyStore(db);
+    const line = (k: ApiKeyInfo) => JSON.stringify({ id: k.id, name: k.name, created_at: k.created_at, revoked_at: k.revoked_at });
+    if (action === "issue") console.log(keys.issue(name!).key);
+    else if (action === "add") console.log(line(keys.add(name!, key)));
+    else if (action === "list") for (const k of keys.list()) console.log(line(k));
+    else {
+      const revoked = keys.revoke(positionals[0]!);
+      if (!revoked) throw new Error(`no live API key has the id or name ${positionals[0]}`);
+      console.log(line(revoked));
+    }
+  } finally {
+    db.close();
+  }
 }
 
 main(Bun.argv.slice(2)).catch((err) => {

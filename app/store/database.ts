@@ -62,6 +62,15 @@ const MIGRATIONS: string[] = [
      upstream TEXT NOT NULL,
      entry TEXT NOT NULL
    );`,
+  // Machine API keys (seed 004's api_key): only a SHA-256 of each key; a revoked key stays listed, its name reusable.
+  `CREATE TABLE api_keys (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     hash TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   ) WITHOUT ROWID;
+   CREATE UNIQUE INDEX api_keys_live_name ON api_keys (name) WHERE revoked_at IS NULL;`,
 ];
 
 const CHECKPOINT_INTERVAL_MS = 1000;
