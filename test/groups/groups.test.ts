@@ -72,14 +72,14 @@ describe("/v3/ws group messaging", () => {
     // A spoof attempt in every server-filled field: ignored, the server's values win.
     a.send({ msg_type: "msg", target: "group", msg: "Hello team!", from_id: "mallory", group_id: "elsewhere", sent_at: "1999-01-01T00:00:00.000Z", version: "9" });
     const atB = await b.next((f) => f.msg === "Hello team!");
-    expect(atB).toEqual({ version: "3", msg_type: "msg", target: "group", from_id: "a", group_id: "team", msg: "Hello team!", sent_at: expect.stringMatching(ISO) });
+    expect(atB as object).toEqual({ version: "3", msg_type: "msg", target: "group", from_id: "a", group_id: "team", msg: "Hello team!", sent_at: expect.stringMatching(ISO) });
     expect(Date.parse(atB.sent_at)).toBeGreaterThanOrEqual(before - 1000);
     await a.next((f) => f.msg === "Hello team!"); // the sender is a member of its group
     await receivedNothing(c, (f) => f.msg === "Hello team!", a, "c");
 
     // Direct: to a client in another group; cmd and payload carried as sent.
     a.send({ msg_type: "cmd", target: "direct", to_id: "c", cmd: "RELOAD_UI", payload: { force: true } });
-    expect(await c.next((f) => f.cmd === "RELOAD_UI")).toEqual({
+    expect((await c.next((f) => f.cmd === "RELOAD_UI")) as object).toEqual({
       version: "3", msg_type: "cmd", target: "direct", from_id: "a", to_id: "c", group_id: "team", cmd: "RELOAD_UI", payload: { force: true }, sent_at: expect.stringMatching(ISO),
     });
     await receivedNothing(b, (f) => f.cmd === "RELOAD_UI", a, "b");
@@ -142,7 +142,7 @@ describe("/v3/ws group messaging", () => {
     const view = async (query = `api_key=${key}&jwt=${server.token("x", "viewer")}`) => await fetch(`${server.http}/v3/group/room/presence?${query}`);
     const res = await view();
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body).toEqual({ group_id: "room", ttl_s: 3600, clients: [{ client_id: "p1", expires_at: expect.any(Number) }, { client_id: "p2", expires_at: expect.any(Number) }] });
     expect(body.clients[0].expires_at).toBeGreaterThan(Date.now() + 3500_000);
     expect((await view(`jwt=${server.token("x", "viewer")}`)).status).toBe(401);
@@ -153,7 +153,7 @@ describe("/v3/ws group messaging", () => {
 
     p2.close();
     expect(await p1.next((f) => f.msg_type === "presence" && f.payload.event === "leave")).toMatchObject({ from_id: "p2", payload: { client_id: "p2" } });
-    expect((await (await view()).json()).clients.map((c: { client_id: string }) => c.client_id)).toEqual(["p1"]);
+    expect(((await (await view()).json()) as any).clients.map((c: { client_id: string }) => c.client_id)).toEqual(["p1"]);
   });
 
   test("the same client id again: the newer connection wins, the older is closed with a reason", async () => {
@@ -164,7 +164,7 @@ describe("/v3/ws group messaging", () => {
     // Direct messages go to the newer one; the id never left the group.
     watcher.send({ msg_type: "msg", target: "direct", to_id: "same", msg: "which one?" });
     await newer.next((f) => f.msg === "which one?");
-    const view = await (await fetch(`${server.http}/v3/group/dup/presence?api_key=${key}&jwt=${server.token("x", "viewer")}`)).json();
+    const view = (await (await fetch(`${server.http}/v3/group/dup/presence?api_key=${key}&jwt=${server.token("x", "viewer")}`)).json()) as any;
     expect(view.clients.map((c: { client_id: string }) => c.client_id)).toEqual(["same", "w"]);
     expect(watcher.received.filter((f) => f.msg_type === "presence" && f.payload.event === "leave")).toEqual([]);
     // Taken into another group: it leaves the first one.
@@ -178,7 +178,7 @@ describe("/v3/ws group messaging", () => {
     const admin = server.token("root", "admin");
     const created = await fetch(`${server.http}/v1/apikeys`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" }, body: JSON.stringify({ name: "short-lived" }) });
     expect(created.status).toBe(201);
-    const { id, key: shortKey } = await created.json();
+    const { id, key: shortKey } = (await created.json()) as { id: string; key: string };
     const c = await join("rk", "rk1", "operator", "rk1", server, shortKey);
     const del = await fetch(`${server.http}/v1/apikeys/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } });
     expect(del.status).toBe(204);
