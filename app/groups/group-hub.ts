@@ -72,7 +72,7 @@ export class GroupHub {
   private readonly onBroadcast = (text: string) => this.publishText(LOCAL_ALL, text);
 
   constructor(private readonly opts: GroupHubOptions) {
-    opts.bus?.join(BUS_BROADCAST, this.onBroadcast);
+    opts.bus?.join(BUS_BROADCAST, this.onBroadcast).catch(() => {});
     this.sweeper = setInterval(() => this.sweep(), Math.min(30_000, Math.max(50, opts.presenceTtlMs / 10)));
     this.sweeper.unref();
   }
@@ -93,16 +93,16 @@ export class GroupHub {
     this.clients.set(conn.client, conn);
     conn.ws.subscribe(localGroup(conn.group));
     conn.ws.subscribe(LOCAL_ALL);
-    this.joinGroup(conn.group);
+    const joined = [this.joinGroup(conn.group)];
     const bus = this.opts.bus;
     if (bus) {
       const handler = (text: string) => this.fromClientChannel(conn.client, text);
       this.clientHandlers.set(conn.client, handler);
-      bus.join(busClient(conn.client), handler);
+      joined.push(bus.join(busClient(conn.client), handler));
       const claim: Claim = { claim: { since: conn.since, group: conn.group, instance: this.instance } };
       void bus.publish(busClient(conn.client), JSON.stringify(claim)).catch((err) => this.busFailed(err));
     }
-    void this.announceJoin(conn);
+    void this.announceJoin(conn, Promise.all(joined));
     return conn;
   }
 
@@ -220,8 +220,11 @@ export class GroupHub {
     conn.ws.sendText(JSON.stringify(this.message(conn, { msg_type: "msg", target: "echo", cmd: "ERROR", msg: message, payload })));
   }
 
-  private async announceJoin(conn: GroupConn): Promise<void> {
+  /** The newcomer's presence snapshot also tells it that it is reachable: it is sent once the other instances' messages
+   * for it can arrive (`subscribed`). */
+  private async announceJoin(conn: GroupConn, subscribed: Promise<unknown>): Promise<void> {
     try {
+      await subscribed;
       await this.opts.presence.refresh(conn.group, conn.client, conn.expiresAt);
       const clients = (await this.opts.presence.list(conn.group, Date.now())).map((e) => e.client_id);
       if (!conn.open) return;
@@ -230,6 +233,7 @@ export class GroupHub {
       this.sendPresence(conn, "join");
     } catch (err) {
       this.busFailed(err);
+      if (conn.open) conn.ws.close(1011, "could not reach the other hub instances: connect again");
     }
   }
 
@@ -256,13 +260,17 @@ export class GroupHub {
     if (claim.since > local.since || (claim.since === local.since && claim.instance > this.instance)) this.replace(local, claim.group);
   }
 
-  private joinGroup(group: string): void {
+  private joinGroup(group: string): Promise<void> {
     const n = this.groupMembers.get(group) ?? 0;
     this.groupMembers.set(group, n + 1);
-    if (n > 0 || !this.opts.bus) return;
-    const handler = (text: string) => this.publishText(localGroup(group), text);
-    this.groupHandlers.set(group, handler);
-    this.opts.bus.join(busGroup(group), handler);
+    const bus = this.opts.bus;
+    if (!bus) return Promise.resolve();
+    let handler = this.groupHandlers.get(group);
+    if (!handler) {
+      handler = (text: string) => this.publishText(localGroup(group), text);
+      this.groupHandlers.set(group, handler);
+    }
+    return bus.join(busGroup(group), handler);
   }
 
   private leaveGroup(group: string): void {

@@ -2,8 +2,9 @@
  * topic and group APIs (docs/messaging.md) deliver to their own instance's sockets themselves and use the bus only
  * for the other instances; the appliance runs without one. */
 export interface ChannelBus {
-  /** Receives what other instances publish on `channel` until `leave` (joins are counted per channel). */
-  join(channel: string, handler: (text: string) => void): void;
+  /** Receives what other instances publish on `channel` until `leave` (joins are counted per channel); resolves once
+   * the subscription is in place (what is published after that reaches this instance). */
+  join(channel: string, handler: (text: string) => void): Promise<void>;
   leave(channel: string, handler: (text: string) => void): void;
   /** To the other instances joined to `channel`; resolves with how many received it. */
   publish(channel: string, text: string): Promise<number>;

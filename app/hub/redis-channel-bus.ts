@@ -8,6 +8,7 @@ import type { ChannelBus } from "./channel-bus";
 export class RedisChannelBus implements ChannelBus {
   private readonly instanceId = `${process.pid}-${crypto.randomUUID().slice(0, 8)}`;
   private readonly handlers = new Map<string, Set<(text: string) => void>>();
+  private readonly subscribed = new Map<string, Promise<void>>();
 
   private constructor(
     /** Commands (publish, presence sets). */
@@ -23,21 +24,28 @@ export class RedisChannelBus implements ChannelBus {
     return new RedisChannelBus(redis, sub, log);
   }
 
-  join(channel: string, handler: (text: string) => void): void {
+  join(channel: string, handler: (text: string) => void): Promise<void> {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      this.sub.subscribe(channel, (message) => this.received(channel, message)).catch((err) => {
-        this.log.error({ err: (err as Error).message, channel }, "could not subscribe to a Redis channel");
-      });
+      const done = this.sub.subscribe(channel, (message) => this.received(channel, message)).then(
+        () => {},
+        (err) => {
+          this.log.error({ err: (err as Error).message, channel }, "could not subscribe to a Redis channel");
+          throw err;
+        },
+      );
+      this.subscribed.set(channel, done);
     }
     set.add(handler);
+    return this.subscribed.get(channel)!;
   }
 
   leave(channel: string, handler: (text: string) => void): void {
     const set = this.handlers.get(channel);
     if (!set?.delete(handler) || set.size > 0) return;
     this.handlers.delete(channel);
+    this.subscribed.delete(channel);
     this.sub.unsubscribe(channel).catch(() => {});
   }
 
@@ -49,6 +57,7 @@ export class RedisChannelBus implements ChannelBus {
 
   async stop(): Promise<void> {
     this.handlers.clear();
+    this.subscribed.clear();
     this.sub.close();
     this.redis.close();
   }

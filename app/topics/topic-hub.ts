@@ -96,15 +96,20 @@ export class TopicHub {
     const parsed = TopicInbound.safeParse(raw);
     if (!parsed.success) return this.refuse(conn, id, "invalid", describe(parsed.error), { issues: parsed.error.issues.slice(0, 20) });
     const m = parsed.data;
+    const answer = () => conn.ws.sendText(JSON.stringify({ kind: "ack", action: m.action, topic: m.topic, id: m.id }));
     try {
-      if (m.action === "subscribe") this.subscribe(conn, m.topic);
-      else if (m.action === "unsubscribe") this.unsubscribe(conn, m.topic);
-      else this.publish(conn, m.topic, m.data as TopicData);
-      conn.ws.sendText(JSON.stringify({ kind: "ack", action: m.action, topic: m.topic, id: m.id }));
-      if (m.action === "subscribe") {
-        const latest = this.latest.get(m.topic);
-        if (latest) conn.ws.sendText(render(m.topic, latest, "server"));
-      }
+      if (m.action === "unsubscribe") return void (this.unsubscribe(conn, m.topic), answer());
+      if (m.action === "publish") return void (this.publish(conn, m.topic, m.data as TopicData), answer());
+      // The ack says deliveries flow: it waits for the other instances' channel (scaled out).
+      this.subscribe(conn, m.topic).then(
+        () => {
+          if (!conn.open || !conn.topics.has(m.topic)) return;
+          answer();
+          const latest = this.latest.get(m.topic);
+          if (latest) conn.ws.sendText(render(m.topic, latest, "server"));
+        },
+        () => this.refuse(conn, id, "internal", "could not reach the other hub instances: subscribe again"),
+      );
     } catch (err) {
       if (err instanceof RequestError) return this.refuse(conn, id, err.code, err.message);
       this.opts.log.error({ err, action: m.action, topic: m.topic }, "topic request failed");
@@ -112,22 +117,30 @@ export class TopicHub {
     }
   }
 
-  private subscribe(conn: TopicConn, topic: string): void {
+  /** Throws when refused; resolves once deliveries reach the connection. */
+  private subscribe(conn: TopicConn, topic: string): Promise<void> {
     requireSubscribe(conn.principal, topic);
-    if (conn.topics.has(topic)) return;
+    if (conn.topics.has(topic)) return this.joined(topic);
     if (conn.topics.size >= this.opts.maxSubscriptions) {
       throw new RequestError("invalid", `a connection may hold at most ${this.opts.maxSubscriptions} topics: unsubscribe from one first`);
     }
     conn.topics.add(topic);
     conn.ws.subscribe(local(topic));
-    const n = this.subscribers.get(topic) ?? 0;
-    this.subscribers.set(topic, n + 1);
-    // Telemetry is fed on every instance from its own stream hub: no channel needed.
-    if (n === 0 && this.opts.bus && classify(topic).kind !== "telemetry") {
-      const handler = (text: string) => this.publishText(local(topic), text);
+    this.subscribers.set(topic, (this.subscribers.get(topic) ?? 0) + 1);
+    return this.joined(topic);
+  }
+
+  /** The other instances' channel of the topic, joined while this instance has subscribers. Telemetry is fed on every
+   * instance from its own stream hub: it needs none. */
+  private joined(topic: string): Promise<void> {
+    const bus = this.opts.bus;
+    if (!bus || classify(topic).kind === "telemetry") return Promise.resolve();
+    let handler = this.busHandlers.get(topic);
+    if (!handler) {
+      handler = (text: string) => this.publishText(local(topic), text);
       this.busHandlers.set(topic, handler);
-      this.opts.bus.join(busTopic(topic), handler);
     }
+    return bus.join(busTopic(topic), handler);
   }
 
   private unsubscribe(conn: TopicConn, topic: string): void {
