@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
-import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import type { ChannelBus } from "../hub/channel-bus";
+import { invalidFrame, oversize } from "../hub/invalid-frame";
 import { GroupInbound, type ErrorCode, type GroupMessage } from "../protocol";
 import type { PresenceEntry, PresenceStore } from "./presence";
 
@@ -134,9 +134,8 @@ export class GroupHub {
 
   frame(conn: GroupConn, data: string | Buffer): void {
     if (typeof data !== "string") return this.refuse(conn, "invalid", "binary frames are not accepted here: send JSON text frames");
-    if (data.length * 3 > this.opts.maxFrameBytes && Buffer.byteLength(data) > this.opts.maxFrameBytes) {
-      return this.refuse(conn, "invalid", `frame exceeds the ${this.opts.maxFrameBytes}-byte limit`);
-    }
+    const bytes = oversize(data, this.opts.maxFrameBytes);
+    if (bytes) return this.refuse(conn, "invalid", `frame of ${bytes} bytes exceeds the ${this.opts.maxFrameBytes}-byte limit`);
     let raw: unknown;
     try {
       raw = JSON.parse(data);
@@ -144,7 +143,10 @@ export class GroupHub {
       return this.refuse(conn, "invalid", "frame is not valid JSON");
     }
     const parsed = GroupInbound.safeParse(raw);
-    if (!parsed.success) return this.refuse(conn, "invalid", describe(parsed.error), parsed.error.issues.slice(0, 20));
+    if (!parsed.success) {
+      const { message, issues } = invalidFrame(parsed.error);
+      return this.refuse(conn, "invalid", message, issues);
+    }
     const m = parsed.data;
     if (m.msg_type === "presence") return this.refuse(conn, "forbidden", "presence messages are sent by the server only");
     if (m.msg_type === "heartbeat") return this.heartbeat(conn, m);
@@ -300,10 +302,4 @@ export class GroupHub {
   private busFailed(err: unknown): void {
     this.opts.log.error({ err: (err as Error).message }, "group messaging: Redis failed");
   }
-}
-
-function describe(error: z.ZodError): string {
-  const first = error.issues[0];
-  if (!first) return "invalid message";
-  return `${first.path.length ? first.path.join(".") : "message"}: ${first.message}`;
 }

@@ -1,10 +1,10 @@
 import type { Logger } from "pino";
-import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import { CommandsInbound, StreamInbound } from "../protocol";
 import type { Journal } from "../store/journal";
 import type { Backplane } from "./backplane";
 import { CommandHub, type CommandsMessage } from "./command-hub";
+import { invalidFrame, oversize } from "./invalid-frame";
 import { createConn, RequestError, sendError, sendJson, type Conn, type Endpoint, type HubSocket } from "./connection";
 import { StreamHub, type StreamMessage } from "./stream-hub";
 
@@ -89,11 +89,8 @@ export class Hub {
       if (data.byteLength > max) return sendError(conn, undefined, "invalid", `frame of ${data.byteLength} bytes exceeds the ${max}-byte limit`);
       return this.guard(conn, undefined, "binary", () => this.commands.direct.binary(conn, data));
     }
-    // A UTF-16 unit is at most 3 UTF-8 bytes: only long frames need their byte length counted.
-    if (data.length * 3 > max) {
-      const bytes = Buffer.byteLength(data);
-      if (bytes > max) return sendError(conn, undefined, "invalid", `frame of ${bytes} bytes exceeds the ${max}-byte limit`);
-    }
+    const bytes = oversize(data, max);
+    if (bytes) return sendError(conn, undefined, "invalid", `frame of ${bytes} bytes exceeds the ${max}-byte limit`);
     // false: not a chunk in the spliceable layout, parse it; undefined: refused (and answered) already.
     if (fromSkynode && this.guard(conn, undefined, "direct_response_chunk", () => this.commands.direct.relayChunkText(conn, data)) !== false) return;
     let raw: unknown;
@@ -105,7 +102,8 @@ export class Hub {
     const id = requestIdOf(raw);
     const parsed = (conn.endpoint === "stream" ? StreamInbound : CommandsInbound).safeParse(raw);
     if (!parsed.success) {
-      return sendError(conn, id, "invalid", clip(describe(parsed.error)), { issues: clipped(parsed.error.issues.slice(0, 20)) });
+      const { message, issues } = invalidFrame(parsed.error);
+      return sendError(conn, id, "invalid", message, { issues });
     }
     const msg = parsed.data;
     this.guard(conn, id, msg.kind, () => {
@@ -141,22 +139,4 @@ function requestIdOf(raw: unknown): string | undefined {
     if (typeof id === "string" && id.length > 0 && id.length <= 200) return id;
   }
   return undefined;
-}
-
-/** Error answers quote the request (paths, unknown keys): bound them so a hostile frame cannot make the hub echo
- * megabytes back. */
-const clip = (text: string, max = 200) => (text.length > max ? `${text.slice(0, max)}…(${text.length} chars)` : text);
-function clipped(issues: unknown[]): unknown[] {
-  return JSON.parse(
-    JSON.stringify(issues, (_key, value) =>
-      typeof value === "string" ? clip(value) : Array.isArray(value) && value.length > 20 ? value.slice(0, 20) : value,
-    ),
-  );
-}
-
-function describe(error: z.ZodError): string {
-  const first = error.issues[0];
-  if (!first) return "invalid message";
-  const where = first.path.length ? first.path.join(".") : "message";
-  return `${where}: ${first.message}`;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
-import type { z } from "zod";
 import type { Principal } from "../auth/principal";
 import type { ChannelBus } from "../hub/channel-bus";
+import { invalidFrame, oversize } from "../hub/invalid-frame";
 import { RequestError } from "../hub/connection";
 import { TopicInbound, type ErrorCode } from "../protocol";
 import { classify, requirePublish, requireSubscribe } from "./topic-policy";
@@ -83,9 +83,8 @@ export class TopicHub {
 
   frame(conn: TopicConn, data: string | Buffer): void {
     if (typeof data !== "string") return this.refuse(conn, undefined, "invalid", "binary frames are not accepted here: send JSON text frames");
-    if (data.length * 3 > this.opts.maxFrameBytes && Buffer.byteLength(data) > this.opts.maxFrameBytes) {
-      return this.refuse(conn, undefined, "invalid", `frame exceeds the ${this.opts.maxFrameBytes}-byte limit`);
-    }
+    const bytes = oversize(data, this.opts.maxFrameBytes);
+    if (bytes) return this.refuse(conn, undefined, "invalid", `frame of ${bytes} bytes exceeds the ${this.opts.maxFrameBytes}-byte limit`);
     let raw: unknown;
     try {
       raw = JSON.parse(data);
@@ -94,7 +93,10 @@ export class TopicHub {
     }
     const id = idOf(raw);
     const parsed = TopicInbound.safeParse(raw);
-    if (!parsed.success) return this.refuse(conn, id, "invalid", describe(parsed.error), { issues: parsed.error.issues.slice(0, 20) });
+    if (!parsed.success) {
+      const { message, issues } = invalidFrame(parsed.error);
+      return this.refuse(conn, id, "invalid", message, { issues });
+    }
     const m = parsed.data;
     const answer = () => conn.ws.sendText(JSON.stringify({ kind: "ack", action: m.action, topic: m.topic, id: m.id }));
     try {
@@ -182,10 +184,4 @@ function render(topic: string, data: TopicData, from: string): string {
 function idOf(raw: unknown): string | undefined {
   const id = typeof raw === "object" && raw !== null ? (raw as { id?: unknown }).id : undefined;
   return typeof id === "string" && id.length > 0 && id.length <= 200 ? id : undefined;
-}
-
-function describe(error: z.ZodError): string {
-  const first = error.issues[0];
-  if (!first) return "invalid message";
-  return `${first.path.length ? first.path.join(".") : "message"}: ${first.message}`;
 }

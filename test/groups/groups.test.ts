@@ -123,6 +123,8 @@ describe("/v3/ws group messaging", () => {
       d.send(m);
       await d.next(isError("invalid"));
     }
+    d.send({ msg_type: "msg", target: "echo", msg: "x".repeat(1100 * 1024) });
+    expect(await d.next(isError("invalid"))).toMatchObject({ msg: expect.stringContaining("exceeds the 1048576-byte limit") });
     d.send({ msg_type: "presence", target: "group", payload: { event: "leave", client_id: "e" } });
     expect(await d.next(isError("forbidden"))).toMatchObject({ msg: expect.stringContaining("server") });
     await receivedNothing(e, (f) => f.msg_type === "presence" && f.payload?.event === "leave", root, "e");

@@ -92,6 +92,8 @@ describe("/wss topics", () => {
       const err = await c.next((f) => f.kind === "error" && f.id === id);
       expect(err).toMatchObject({ kind: "error", code: "invalid", message: expect.any(String) });
     }
+    c.send({ action: "publish", topic: "t", data: { name: "big", type: "t", data: "x".repeat(1100 * 1024) } });
+    expect(await c.next((f) => f.kind === "error" && f.id === undefined)).toMatchObject({ code: "invalid", message: expect.stringContaining("exceeds") });
     c.send(new Uint8Array([1, 2, 3]));
     expect(await c.next((f) => f.kind === "error" && f.id === undefined)).toMatchObject({ code: "invalid", message: expect.stringContaining("binary") });
     // The limit of this server's config: 3 topics per connection.
