@@ -120,7 +120,7 @@ export class GroupHub {
     if (conn.replacedInto === conn.group || !conn.present) return;
     conn.present = false;
     void this.opts.presence.remove(conn.group, conn.client).catch((err) => this.busFailed(err));
-    this.sendPresence(conn, "leave");
+    void this.sendPresence(conn, "leave");
   }
 
   /** Closes the connections that use this API key (it was revoked). */
@@ -157,20 +157,33 @@ export class GroupHub {
         return;
       case "group":
         this.publishText(localGroup(conn.group), text);
-        this.toBus(busGroup(conn.group), text);
+        void this.toBus(busGroup(conn.group), text);
         return;
       case "broadcast":
         if (conn.principal.role !== "admin") return this.refuse(conn, "forbidden", "only an admin may broadcast to every client");
         this.publishText(LOCAL_ALL, text);
-        this.toBus(BUS_BROADCAST, text);
+        void this.toBus(BUS_BROADCAST, text);
         return;
       case "direct":
         return this.direct(conn, m.to_id!, text);
     }
   }
 
+  /** Shutting down: this instance's clients leave their groups (presence and `leave` messages reach the other
+   * instances before the bus closes), then their sockets are closed with 1001. */
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
+    const conns = [...this.clients.values()];
+    const done: Promise<unknown>[] = [];
+    for (const conn of conns) {
+      conn.open = false;
+      if (!conn.present) continue;
+      done.push(this.opts.presence.remove(conn.group, conn.client).catch((err) => this.busFailed(err)));
+      done.push(this.sendPresence(conn, "leave"));
+    }
+    await Promise.all(done);
+    for (const conn of conns) conn.ws.close(1001, "the server is shutting down");
+    this.clients.clear();
     this.opts.bus?.leave(BUS_BROADCAST, this.onBroadcast);
   }
 
@@ -196,7 +209,7 @@ export class GroupHub {
     void this.opts.presence.refresh(conn.group, conn.client, conn.expiresAt).catch((err) => this.busFailed(err));
     if (!conn.present) {
       conn.present = true;
-      this.sendPresence(conn, "join");
+      void this.sendPresence(conn, "join");
     }
     conn.ws.sendText(JSON.stringify(this.message(conn, { ...m, target: "echo" })));
   }
@@ -232,17 +245,17 @@ export class GroupHub {
       if (!conn.open) return;
       const snapshot = { msg_type: "presence", target: "direct", to_id: conn.client, payload: { event: "snapshot", clients } } as const;
       conn.ws.sendText(JSON.stringify(this.message(conn, snapshot)));
-      this.sendPresence(conn, "join");
+      void this.sendPresence(conn, "join");
     } catch (err) {
       this.busFailed(err);
       if (conn.open) conn.ws.close(1011, "could not reach the other hub instances: connect again");
     }
   }
 
-  private sendPresence(conn: GroupConn, event: "join" | "leave" | "expire"): void {
+  private sendPresence(conn: GroupConn, event: "join" | "leave" | "expire"): Promise<void> {
     const text = JSON.stringify(this.message(conn, { msg_type: "presence", target: "group", payload: { event, client_id: conn.client } }));
     this.publishText(localGroup(conn.group), text);
-    this.toBus(busGroup(conn.group), text);
+    return this.toBus(busGroup(conn.group), text);
   }
 
   /** `older` loses its client id to a newer connection (in `group`). */
@@ -291,12 +304,12 @@ export class GroupHub {
       if (!conn.present || conn.expiresAt > now) continue;
       conn.present = false;
       void this.opts.presence.remove(conn.group, conn.client).catch((err) => this.busFailed(err));
-      this.sendPresence(conn, "expire");
+      void this.sendPresence(conn, "expire");
     }
   }
 
-  private toBus(channel: string, text: string): void {
-    this.opts.bus?.publish(channel, text).catch((err) => this.busFailed(err));
+  private async toBus(channel: string, text: string): Promise<void> {
+    await this.opts.bus?.publish(channel, text).catch((err) => this.busFailed(err));
   }
 
   private busFailed(err: unknown): void {

@@ -103,7 +103,7 @@ export function createApp(opts: ServerOptions) {
       if (!outcome.ok) return new Response(outcome.reason, { status: outcome.status });
       const group = PeerId.safeParse(params.group_id);
       if (!group.success) return new Response(`group_id: ${group.error.issues[0]?.message}`, { status: 400 });
-      const clients = await opts.groups.presenceOf(group.data);
+      const clients = (await opts.groups.presenceOf(group.data)).map((e) => ({ client_id: e.client_id, expires_at: new Date(e.expires_at).toISOString() }));
       return { group_id: group.data, ttl_s: opts.presenceTtlS, clients };
     })
     .use(catalogRoutes(authenticate))

@@ -145,8 +145,8 @@ describe("/v3/ws group messaging", () => {
     const res = await view();
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
-    expect(body).toEqual({ group_id: "room", ttl_s: 3600, clients: [{ client_id: "p1", expires_at: expect.any(Number) }, { client_id: "p2", expires_at: expect.any(Number) }] });
-    expect(body.clients[0].expires_at).toBeGreaterThan(Date.now() + 3500_000);
+    expect(body).toEqual({ group_id: "room", ttl_s: 3600, clients: [{ client_id: "p1", expires_at: expect.stringMatching(ISO) }, { client_id: "p2", expires_at: expect.stringMatching(ISO) }] });
+    expect(Date.parse(body.clients[0].expires_at)).toBeGreaterThan(Date.now() + 3500_000);
     expect((await view(`jwt=${server.token("x", "viewer")}`)).status).toBe(401);
     expect((await view(`api_key=${key}`)).status).toBe(401);
     // Headers work as well as the query.

@@ -206,11 +206,12 @@ describe("seed 004 in headless Chromium", () => {
     // ... and over REST, with the same key and token.
     const rest = await fetch(`${server.http}/v3/group/${G1}/presence?api_key=${apiKey}&jwt=${jwtViewer}`);
     expect(rest.status).toBe(200);
-    const presence = (await rest.json()) as { group_id: string; ttl_s: number; clients: { client_id: string; expires_at: string | number }[] };
+    const presence = (await rest.json()) as { group_id: string; ttl_s: number; clients: { client_id: string; expires_at: string }[] };
     expect(presence.group_id).toBe(G1);
     expect(presence.clients.map((c) => c.client_id).sort()).toEqual([c1, c2].sort());
-    // The doc does not say how `expires_at` is written: a time within the TTL from now, as ISO text or epoch ms.
+    // `expires_at` is ISO 8601, within the TTL from now.
     for (const c of presence.clients) {
+      expect(c.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(new Date(c.expires_at).getTime()).toBeGreaterThan(Date.now());
       expect(new Date(c.expires_at).getTime()).toBeLessThanOrEqual(Date.now() + presence.ttl_s * 1000);
     }

@@ -122,3 +122,15 @@ describe("topics across hub instances", () => {
     expect(line.data).toMatchObject({ name: "log", type: "warn", data: { msg: "failed sign-in", instance: expect.stringMatching(/^hub-/) } });
   });
 });
+
+describe("an instance shutting down", () => {
+  test("its clients leave their groups on the other instances too, and their sockets close with 1001", async () => {
+    const stay = await member(a, "bye", "stay");
+    const go = await member(b, "bye", "go");
+    await stay.next((f) => f.msg_type === "presence" && f.payload.event === "join" && f.from_id === "go");
+    expect(await b.stop()).toBe(0);
+    expect(await go.waitClosed()).toMatchObject({ code: 1001 });
+    await stay.next((f) => f.msg_type === "presence" && f.payload.event === "leave" && f.from_id === "go");
+    expect(await presenceOf(a, "bye")).toEqual(["stay"]);
+  });
+});
