@@ -91,7 +91,7 @@ export function createApp(opts: ServerOptions) {
       status: "ok",
       role: opts.role,
       telescope_uid: opts.telescopeUid,
-      connections: hub.connectionCount + opts.groups.connectionCount,
+      connections: hub.connectionCount + opts.topics.connectionCount + opts.groups.connectionCount,
       uptime_s: Math.round((Date.now() - started) / 1000),
     }))
     .ws("/v1/ws/stream", endpoint("stream"))

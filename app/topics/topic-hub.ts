@@ -47,20 +47,27 @@ export class TopicHub {
   private readonly busHandlers = new Map<string, (text: string) => void>();
   private readonly latest = new Map<string, TopicData>();
   private publishText: (topic: string, text: string) => void = () => {};
+  private connections = 0;
 
   constructor(private readonly opts: TopicHubOptions) {}
+
+  get connectionCount(): number {
+    return this.connections;
+  }
 
   bindServer(server: { publish(topic: string, data: string): number }): void {
     this.publishText = (topic, text) => void server.publish(topic, text);
   }
 
   open(principal: Principal, ws: TopicSocket): TopicConn {
+    this.connections++;
     return { principal, ws, topics: new Set(), open: true };
   }
 
   close(conn: TopicConn): void {
     if (!conn.open) return;
     conn.open = false;
+    this.connections--;
     for (const topic of conn.topics) this.dropSubscriber(topic);
     conn.topics.clear();
   }

@@ -9,7 +9,7 @@ export const SERVER_LOGS = "server_logs";
 /** The server's telemetry topics, fed from the primary API's snapshots and logs. */
 export const TELEMETRY_PREFIXES = ["telescope_snapshot/", "device_snapshot/", "telescope_log/"] as const;
 /** Kept for the server's own future topics. */
-const RESERVED_PREFIX = "server/";
+const RESERVED_PREFIXES = ["server/", "server_logs/"];
 
 export type TopicClass =
   | { kind: "server_logs" }
@@ -22,7 +22,7 @@ export function classify(topic: string): TopicClass {
   for (const prefix of TELEMETRY_PREFIXES) {
     if (topic.startsWith(prefix)) return { kind: "telemetry", telescope_uid: topic.slice(prefix.length).split("/")[0]! };
   }
-  if (topic.startsWith(RESERVED_PREFIX)) return { kind: "reserved" };
+  if (RESERVED_PREFIXES.some((p) => topic.startsWith(p))) return { kind: "reserved" };
   return { kind: "user" };
 }
 
