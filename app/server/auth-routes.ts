@@ -6,6 +6,7 @@ import { originAllowed, SESSION_COOKIE, type Authenticate } from "../auth/reques
 import type { SetupCode } from "../auth/setup-code";
 import { Uid } from "../protocol";
 import type { User, UserStore } from "../store/users";
+import { handle, HttpError, json, parseBody, requirePrincipal } from "./rest";
 
 export interface AuthRoutesOptions {
   users: UserStore;
@@ -35,17 +36,6 @@ const LOCK_MS = 30_000;
 /** The setup form's attempts are counted under a key no account name can take. */
 const SETUP_KEY = "\u0000setup";
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
-
 /** Accounts and sign-in for the web UI (`/v1/auth/*`, `/v1/users`): first-boot setup of the admin with the
  * one-time code, password sign-in that sets the `skynet_session` cookie (HttpOnly, SameSite=Strict, holding a
  * token like any other), sign-out, and an admin's management of accounts. Errors: `{"error":{"code","message"}}`. */
@@ -54,22 +44,6 @@ export function authRoutes(opts: AuthRoutesOptions) {
   const ttl = opts.sessionTtlSec ?? 12 * 3600;
   const failures = new Map<string, { count: number; lockedUntil: number }>();
 
-  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-    new Response(status === 204 ? null : JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
-  const parse = async <T>(schema: z.ZodType<T>, request: Request): Promise<T> => {
-    let raw: unknown;
-    try {
-      raw = await request.json();
-    } catch {
-      throw new HttpError(400, "invalid", "the body is not valid JSON");
-    }
-    const r = schema.safeParse(raw);
-    if (!r.success) {
-      const first = r.error.issues[0];
-      throw new HttpError(400, "invalid", `${first?.path.join(".") || "body"}: ${first?.message}`, { issues: r.error.issues.slice(0, 20) });
-    }
-    return r.data;
-  };
   /** A sign-in form posted from another site must not sign the browser in (login CSRF). */
   const sameOrigin = (request: Request) => {
     const origin = request.headers.get("origin");
@@ -77,12 +51,7 @@ export function authRoutes(opts: AuthRoutesOptions) {
       throw new HttpError(403, "forbidden", `origin ${origin} is not allowed`);
     }
   };
-  const principal = (request: Request, admin = false): Principal => {
-    const outcome = opts.authenticate(request);
-    if (!outcome.ok) throw new HttpError(outcome.status, "forbidden", outcome.reason);
-    if (admin && outcome.principal.role !== "admin") throw new HttpError(403, "forbidden", "only an admin may manage accounts");
-    return outcome.principal;
-  };
+  const principal = (request: Request, admin = false): Principal => requirePrincipal(opts.authenticate, request, admin ? "manage accounts" : undefined);
   const session = (request: Request, user: User, status: number) => {
     const token = issueToken(opts.signingKey, { sub: user.name, role: user.role, telescopes: user.telescopes ?? undefined, ttlSec: ttl, accountVersion: user.updated_at });
     const secure = new URL(request.url).protocol === "https:" || request.headers.get("x-forwarded-proto") === "https" ? "; Secure" : "";
@@ -90,15 +59,7 @@ export function authRoutes(opts: AuthRoutesOptions) {
       "set-cookie": `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${ttl}${secure}`,
     });
   };
-  const handle = (fn: (request: Request, params: Record<string, string>) => Promise<Response> | Response) => async ({ request, params }: { request: Request; params: Record<string, string> }) => {
-    try {
-      return await fn(request, params);
-    } catch (err) {
-      if (err instanceof HttpError) return json(err.status, { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
-      log.error({ err }, "account request failed");
-      return json(500, { error: { code: "internal", message: (err as Error).message } });
-    }
-  };
+  const handled = (fn: Parameters<typeof handle>[0]) => handle(fn, (err) => void log.error({ err }, "account request failed"));
   const admins = () => users.list().filter((u) => u.role === "admin").length;
   /** Refuses (429) while `key` (a name, or the setup form) is locked after MAX_FAILURES wrong tries. */
   const guardAttempts = (key: string) => {
@@ -119,9 +80,9 @@ export function authRoutes(opts: AuthRoutesOptions) {
     .get("/v1/auth/status", () => json(200, { setup_required: users.count() === 0 }))
     .post(
       "/v1/auth/setup",
-      handle(async (request) => {
+      handled(async (request) => {
         sameOrigin(request);
-        const body = await parse(Setup, request);
+        const body = await parseBody(Setup, request);
         if (users.count() > 0) throw new HttpError(409, "conflict", "setup is done: sign in instead");
         guardAttempts(SETUP_KEY);
         if (!setup.matches(body.setup_code)) {
@@ -138,9 +99,9 @@ export function authRoutes(opts: AuthRoutesOptions) {
     )
     .post(
       "/v1/auth/login",
-      handle(async (request) => {
+      handled(async (request) => {
         sameOrigin(request);
-        const body = await parse(Login, request);
+        const body = await parseBody(Login, request);
         guardAttempts(body.name);
         const user = await users.verify(body.name, body.password);
         if (!user) {
@@ -154,20 +115,20 @@ export function authRoutes(opts: AuthRoutesOptions) {
     )
     .post(
       "/v1/auth/logout",
-      handle(() => json(204, null, { "set-cookie": `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` })),
+      handled(() => json(204, null, { "set-cookie": `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` })),
     )
     .get(
       "/v1/auth/me",
-      handle((request) => {
+      handled((request) => {
         const p = principal(request);
         return json(200, { name: p.sub, role: p.role, telescopes: p.telescopes ? [...p.telescopes] : null, account: users.get(p.sub) !== null });
       }),
     )
     .post(
       "/v1/auth/password",
-      handle(async (request) => {
+      handled(async (request) => {
         const p = principal(request);
-        const body = await parse(ChangePassword, request);
+        const body = await parseBody(ChangePassword, request);
         if (!(await users.verify(p.sub, body.current_password))) throw new HttpError(403, "forbidden", "the current password is wrong");
         const user = (await users.update(p.sub, { password: body.new_password }))!;
         // Every other session of the account ends with the old password; this one goes on with a fresh cookie.
@@ -175,12 +136,12 @@ export function authRoutes(opts: AuthRoutesOptions) {
         return session(request, user, 200);
       }),
     )
-    .get("/v1/users", handle((request) => (principal(request, true), json(200, { users: users.list().map(publicUser) }))))
+    .get("/v1/users", handled((request) => (principal(request, true), json(200, { users: users.list().map(publicUser) }))))
     .post(
       "/v1/users",
-      handle(async (request) => {
+      handled(async (request) => {
         principal(request, true);
-        const body = await parse(NewUser, request);
+        const body = await parseBody(NewUser, request);
         if (!(await users.create({ name: body.name, role: body.role, telescopes: body.telescopes ?? null, password: body.password }))) {
           throw new HttpError(409, "conflict", `an account named ${body.name} exists`);
         }
@@ -189,9 +150,9 @@ export function authRoutes(opts: AuthRoutesOptions) {
     )
     .patch(
       "/v1/users/:name",
-      handle(async (request, params) => {
+      handled(async (request, params) => {
         principal(request, true);
-        const body = await parse(ChangeUser, request);
+        const body = await parseBody(ChangeUser, request);
         const user = users.get(params.name!);
         if (!user) throw new HttpError(404, "not_found", `no account ${params.name}`);
         if (user.role === "admin" && body.role !== undefined && body.role !== "admin" && admins() === 1) {
@@ -204,7 +165,7 @@ export function authRoutes(opts: AuthRoutesOptions) {
     )
     .delete(
       "/v1/users/:name",
-      handle((request, params) => {
+      handled((request, params) => {
         principal(request, true);
         const user = users.get(params.name!);
         if (!user) throw new HttpError(404, "not_found", `no account ${params.name}`);
