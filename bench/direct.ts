@@ -3,7 +3,7 @@
 // HTTP download, and seed 001's atob snippet vs the typed client's binary mode in headless Chromium. Server CPU
 // seconds per GB and the server's RSS growth during each transfer come from /proc. Writes bench/results/direct.json.
 // Knobs: BENCH_DIRECT_ROUNDS (3), BENCH_DIRECT_COUNT (transfers per client process, 4).
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
@@ -13,7 +13,7 @@ import { openDatabase } from "../app/store/database";
 import { ImageIndex } from "../app/store/images";
 import { launchChromium, browserClientBundle } from "../test/helpers/browser";
 import { SEED_001_SNIPPET_JS } from "../test/helpers/seed-001-snippet";
-import { cleanup, cpuSeconds, drainStderr, guard, lines, onCleanup, startListening, r1, r3, ROOT, rssMb, spawn, tempDirs } from "./procs";
+import { cpuSeconds, drainStderr, finish, guard, lines, median, onCleanup, r1, r3, rssMb, spawn, startListening, tempDirs, writeResults } from "./procs";
 
 const ROUNDS = Number(process.env.BENCH_DIRECT_ROUNDS ?? 3);
 const COUNT = Number(process.env.BENCH_DIRECT_COUNT ?? 4);
@@ -61,11 +61,6 @@ async function runClient(mode: Mode, url: string, token: string, imageId: string
   if ((await p.exited) !== 0) throw new Error(`direct client (${mode}) failed: ${stderr()}`);
   return ms;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function main() {
   const started = performance.now();
@@ -206,9 +201,7 @@ async function main() {
     per_round: { ...rounds, chromium },
     elapsed_s: r1((performance.now() - started) / 1000),
   };
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  const file = join(ROOT, "bench/results/direct.json");
-  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  const file = writeResults("direct", out);
   const mark = (ok: boolean) => (ok ? "met" : "MISSED");
   const row = (name: string, m: Measure) =>
     `${name.padEnd(34)}${String(m.mib_s).padStart(9)}${String(m.server_cpu_s_per_gb).padStart(12)}${String(m.server_rss_growth_mb).padStart(12)}`;
@@ -226,18 +219,9 @@ async function main() {
       `binary/bare ${ratios.binary_vs_bare} (goal >= ${GOALS.binary_vs_bare_min}: ${mark(met.binary_vs_bare)}); binary/base64 ${ratios.binary_vs_base64_bun} with Bun (>= ${GOALS.binary_vs_base64_bun_min}: ${mark(met.binary_vs_base64_bun)}), ` +
         `${ratios.binary_vs_base64_chromium} in Chromium (>= ${GOALS.binary_vs_base64_chromium_min}: ${mark(met.binary_vs_base64_chromium)}; binary/bare there ${ratios.binary_vs_bare_chromium}); ` +
         `server RSS growth in binary mode <= ${maxBinaryGrowth} MB (<= ${GOALS.rss_growth_max_chunks} chunks of ${CHUNK_MIB} MiB: ${mark(met.rss_growth)}); base64 costs the server ${ratios.base64_vs_binary_server_cpu}x the CPU of binary`,
-      `wrote ${file.replace(ROOT, "")} in ${out.elapsed_s} s`,
+      `wrote ${file} in ${out.elapsed_s} s`,
     ].join("\n"),
   );
 }
 
-try {
-  await main();
-  clearTimeout(watchdog);
-  cleanup();
-  process.exit(0);
-} catch (err) {
-  console.error(`bench/direct failed: ${(err as Error).stack ?? err}`);
-  cleanup();
-  process.exit(1);
-}
+await finish("bench/direct", watchdog, main);

@@ -8,13 +8,14 @@
 // code is 1 only on errors). Writes bench/results/groups.json.
 // Knobs: BENCH_GROUP_ROUNDS (3 each), BENCH_GROUP_RECEIVERS (500), BENCH_GROUP_WINDOW (128), BENCH_GROUP_BATCH (16),
 // BENCH_GROUP_ONLY=v3|stream (that path's rounds only, no results file).
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
 import { loadSigningKey } from "../app/auth/signing-key";
 import type { GroupsClientConfig, GroupsClientResult, GroupsPath } from "./groups-client";
-import { cleanup, cpuSeconds, drainStderr, guard, lines, machineBusySeconds, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, startListening, tempDirs, type Proc } from "./procs";
+import { finish, guard, noisyWarning, r1, r3, resultsHead, spawn, startListening, tempDirs, writeResults, type Proc } from "./procs";
+import { loadKnobs, loadRound, type RoundFigures, summarizeRounds } from "./rounds";
 
 const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 const ROUNDS_EACH = env("BENCH_GROUP_ROUNDS", 3);
@@ -37,12 +38,6 @@ const PARAMS = {
 const GOALS = { ratio_min: 0.8 };
 const TOKEN_TTL_S = 3600;
 
-let client: Proc | null = null;
-onCleanup(() => {
-  try {
-    client?.kill("SIGKILL");
-  } catch {}
-});
 // A round ≈ 12 s; 3 rounds of each ≈ 75 s.
 const watchdog = guard("bench/groups", 180_000);
 
@@ -95,150 +90,32 @@ async function startServer(path: GroupsPath): Promise<Server> {
   return { path, proc, senderUrl: `${g}/${PARAMS.sender_id}?${q}`, receiverUrl: `${g}/r{i}?${q}`, stderr };
 }
 
-async function stopServer(s: Server): Promise<void> {
-  s.proc.kill("SIGTERM");
-  const code = await Promise.race([s.proc.exited, sleep(5000).then(() => "timeout" as const)]);
-  if (code === "timeout") s.proc.kill("SIGKILL");
-}
-
-interface Round {
-  path: GroupsPath;
-  rss_idle_mb: number;
-  rss_connected_mb: number;
-  rss_peak_mb: number;
-  server_cpu_pct: number;
-  server_cpu_us_per_delivery: number;
-  client_cpu_pct: number;
-  /** CPU used during the interval by processes other than this server and the load process: other sessions' work. */
-  other_cpu_pct: number;
-  paced_server_cpu_pct: number;
-  paced_server_cpu_us_per_delivery: number;
-  result: GroupsClientResult;
-}
+type Round = RoundFigures<GroupsClientResult> & { path: GroupsPath };
 
 async function round(path: GroupsPath): Promise<Round> {
   const server = await startServer(path);
-  try {
-    await sleep(1000); // settle: JIT, lazy module init, GC
-    const pid = server.proc.pid;
-    const rssIdle = rssMb(pid);
-    const cfg: GroupsClientConfig = {
-      path,
-      senderUrl: server.senderUrl,
-      receiverUrl: server.receiverUrl,
-      receivers: PARAMS.receivers,
-      window: PARAMS.window,
-      batch: PARAMS.batch,
-      warmupMs: PARAMS.warmup_s * 1000,
-      durationMs: PARAMS.duration_s * 1000,
-      pacedRate: PARAMS.paced_rate_per_s,
-      pacedMs: PARAMS.paced_s * 1000,
-      frameBytes: PARAMS.frame_bytes,
-      lossTimeoutMs: PARAMS.loss_timeout_ms,
-      group: PARAMS.group,
-      senderId: PARAMS.sender_id,
-    };
-    client = spawn([process.execPath, "bench/groups-client.ts", JSON.stringify(cfg)], "pipe");
-    const c = client;
-    const clientErr = drainStderr(c);
-    const next = lines(c, `${path} load client`);
-    const expect = async (event: string, timeoutMs: number) => {
-      for (;;) {
-        const line = await next(timeoutMs);
-        if (line === null) throw new Error(`load client exited (expected ${event})\n${clientErr()}\n${server.stderr()}`);
-        if (!line.startsWith("{")) continue;
-        const msg = JSON.parse(line) as { event: string; message?: string };
-        if (msg.event === "error") throw new Error(`load client on ${path}: ${msg.message}\n${server.stderr().slice(-2000)}`);
-        if (msg.event === event) return msg;
-      }
-    };
-    await expect("ready", 30_000);
-    await sleep(200);
-    const rssConnected = rssMb(pid);
-    let peak = rssConnected;
-    const sampler = setInterval(() => {
-      try {
-        peak = Math.max(peak, rssMb(pid));
-      } catch {}
-    }, 100);
-    const sink = c.stdin as import("bun").FileSink;
-    sink.write("go\n");
-    sink.flush();
-    let cpuS = 0;
-    let clientS = 0;
-    let other = 0;
-    try {
-      await expect("measure_start", 10_000);
-      const cpu0 = cpuSeconds(pid);
-      const client0 = cpuSeconds(c.pid);
-      const machine0 = machineBusySeconds();
-      await expect("measure_end", PARAMS.duration_s * 1000 + 10_000);
-      cpuS = cpuSeconds(pid) - cpu0;
-      clientS = cpuSeconds(c.pid) - client0;
-      other = machineBusySeconds() - machine0 - cpuS - clientS;
-    } finally {
-      clearInterval(sampler);
-    }
-    // Paced phase: the same offered load on both paths, so their CPU per delivery compares directly.
-    await expect("paced_start", PARAMS.loss_timeout_ms + 15_000);
-    const pacedCpu0 = cpuSeconds(pid);
-    const pacedEnd = (await expect("paced_end", PARAMS.paced_s * 1000 + PARAMS.loss_timeout_ms + 15_000)) as unknown as { elapsed_ms: number };
-    const pacedCpu = cpuSeconds(pid) - pacedCpu0;
-    const result = (await expect("result", 30_000)) as unknown as GroupsClientResult;
-    sink.write("close\n");
-    sink.flush();
-    await Promise.race([c.exited, sleep(3000)]);
-    c.kill("SIGKILL");
-    client = null;
-    if (result.deliveries === 0) throw new Error(`no deliveries on ${path}`);
-    return {
-      path,
-      rss_idle_mb: rssIdle,
-      rss_connected_mb: rssConnected,
-      rss_peak_mb: peak,
-      server_cpu_pct: r1((cpuS / PARAMS.duration_s) * 100),
-      server_cpu_us_per_delivery: r3((cpuS / result.deliveries) * 1e6),
-      client_cpu_pct: r1((clientS / PARAMS.duration_s) * 100),
-      other_cpu_pct: Math.max(0, r1((other / PARAMS.duration_s) * 100)),
-      paced_server_cpu_pct: r1((pacedCpu / (pacedEnd.elapsed_ms / 1000)) * 100),
-      paced_server_cpu_us_per_delivery: r3((pacedCpu / Math.max(1, result.paced.deliveries)) * 1e6),
-      result,
-    };
-  } finally {
-    await stopServer(server);
-  }
+  const cfg: GroupsClientConfig = {
+    path,
+    senderUrl: server.senderUrl,
+    receiverUrl: server.receiverUrl,
+    receivers: PARAMS.receivers,
+    ...loadKnobs(PARAMS),
+    frameBytes: PARAMS.frame_bytes,
+    lossTimeoutMs: PARAMS.loss_timeout_ms,
+    group: PARAMS.group,
+    senderId: PARAMS.sender_id,
+  };
+  const spec = { what: path, script: "bench/groups-client.ts", cfg, durationS: PARAMS.duration_s, pacedS: PARAMS.paced_s };
+  return { path, ...(await loadRound<GroupsClientResult>(server, { ...spec, drainMs: PARAMS.loss_timeout_ms, rssAfterLoad: false })) };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 function summarize(rs: Round[]) {
-  const m = (f: (r: Round) => number) => median(rs.map(f));
-  const best = rs.reduce((a, b) => (b.result.deliveries_per_s > a.result.deliveries_per_s ? b : a));
+  const { figures, m } = summarizeRounds(rs, "messages_per_s", (r) => r.load_cpu_pct);
   return {
-    /** Best round: outside interference only ever slows a round down. */
-    deliveries_per_s: best.result.deliveries_per_s,
-    deliveries_per_s_median: Math.round(m((r) => r.result.deliveries_per_s)),
-    messages_per_s: best.result.messages_per_s,
-    p50_ms: r3(m((r) => r.result.saturated.p50_ms)),
-    p99_ms: r3(m((r) => r.result.saturated.p99_ms)),
-    paced_p50_ms: r3(m((r) => r.result.paced.p50_ms)),
-    paced_p99_ms: r3(m((r) => r.result.paced.p99_ms)),
-    rss_idle_mb: r1(m((r) => r.rss_idle_mb)),
+    ...figures,
     rss_connected_mb: r1(m((r) => r.rss_connected_mb)),
-    rss_loaded_mb: r1(m((r) => r.rss_peak_mb)),
-    server_cpu_pct: r1(m((r) => r.server_cpu_pct)),
-    server_cpu_us_per_delivery: r3(m((r) => r.server_cpu_us_per_delivery)),
-    paced_server_cpu_pct: r1(m((r) => r.paced_server_cpu_pct)),
-    paced_server_cpu_us_per_delivery: r3(m((r) => r.paced_server_cpu_us_per_delivery)),
-    client_cpu_pct: r1(m((r) => r.client_cpu_pct)),
-    frames_per_read: r1(m((r) => r.result.frames_per_read)),
     connect_ms: Math.round(m((r) => r.result.connect_ms)),
     lost: rs.reduce((a, r) => a + r.result.lost, 0),
-    frame_bytes: rs[0]!.result.frame_bytes,
   };
 }
 
@@ -247,7 +124,7 @@ function describe(i: number, r: Round): string {
   return (
     `  round ${i + 1} ${r.path.padEnd(6)} ${String(x.deliveries_per_s).padStart(8)} deliveries/s (${x.messages_per_s} msgs/s)` +
     `  p50/p99 ${x.saturated.p50_ms}/${x.saturated.p99_ms} ms  paced p50/p99 ${x.paced.p50_ms}/${x.paced.p99_ms} ms` +
-    `  server cpu ${r.server_cpu_pct}% (${r.server_cpu_us_per_delivery} µs/d)  client cpu ${r.client_cpu_pct}%  frames/read ${x.frames_per_read}` +
+    `  server cpu ${r.server_cpu_pct}% (${r.server_cpu_us_per_delivery} µs/d)  client cpu ${r.load_cpu_pct}%  frames/read ${x.frames_per_read}` +
     `  rss idle/conn/peak ${r.rss_idle_mb}/${r.rss_connected_mb}/${r.rss_peak_mb} MB  connect ${x.connect_ms} ms  lost ${x.lost}  other ${r.other_cpu_pct}%` +
     (r.path === "v3" ? `  presence frames ${x.presence_frames}, sender echoes ${x.sender_echoes}` : "")
   );
@@ -277,9 +154,7 @@ async function main(): Promise<void> {
   const cpuRatio = r3(v3.server_cpu_us_per_delivery / stream.server_cpu_us_per_delivery);
   const maxOther = Math.max(...rounds.map((r) => r.other_cpu_pct));
   const out = {
-    benchmark: "groups",
-    date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "unknown", bun: Bun.version },
+    ...resultsHead("groups"),
     params: {
       ...PARAMS,
       rounds_each: ROUNDS_EACH,
@@ -325,7 +200,7 @@ async function main(): Promise<void> {
       server_cpu_pct: r.server_cpu_pct,
       server_cpu_us_per_delivery: r.server_cpu_us_per_delivery,
       paced_server_cpu_pct: r.paced_server_cpu_pct,
-      client_cpu_pct: r.client_cpu_pct,
+      client_cpu_pct: r.load_cpu_pct,
       frames_per_read: r.result.frames_per_read,
       rss_idle_mb: r.rss_idle_mb,
       rss_connected_mb: r.rss_connected_mb,
@@ -338,9 +213,7 @@ async function main(): Promise<void> {
     })),
     elapsed_s: r1((performance.now() - started) / 1000),
   };
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  const path = join(ROOT, "bench/results/groups.json");
-  writeFileSync(path, JSON.stringify(out, null, 2) + "\n");
+  const file = writeResults("groups", out);
 
   const row = (name: string, s: typeof v3) =>
     `${name.padEnd(18)}${String(s.deliveries_per_s).padStart(10)}${String(s.messages_per_s).padStart(8)}${String(s.p50_ms).padStart(9)}${String(s.p99_ms).padStart(9)}` +
@@ -360,19 +233,10 @@ async function main(): Promise<void> {
       `server cpu per delivery: v3/stream = ${cpuRatio} saturated, ${out.ratio_server_cpu_paced} at the paced ${PARAMS.paced_rate_per_s}/s ` +
         `(${v3.paced_server_cpu_pct}% vs ${stream.paced_server_cpu_pct}%); load client cpu ${v3.client_cpu_pct}% / ${stream.client_cpu_pct}% (≈100% = the client sets the pace)` +
         (v3.lost + stream.lost > 0 ? `; lost deliveries: v3 ${v3.lost}, stream ${stream.lost}` : ""),
-      ...(maxOther > 20 ? [`warning: other processes used up to ${maxOther}% cpu during a measurement: figures are noisy`] : []),
-      `wrote ${path.replace(ROOT, "")} in ${out.elapsed_s} s`,
+      ...noisyWarning(maxOther),
+      `wrote ${file} in ${out.elapsed_s} s`,
     ].join("\n"),
   );
 }
 
-try {
-  await main();
-  clearTimeout(watchdog);
-  cleanup();
-  process.exit(0);
-} catch (err) {
-  console.error(`bench/groups failed: ${(err as Error).stack ?? err}`);
-  cleanup();
-  process.exit(1);
-}
+await finish("bench/groups", watchdog, main);

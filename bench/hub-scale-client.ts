@@ -11,7 +11,9 @@
 // ping-pong over a pipe), so a snapshot's `sent_at_ms` can be compared with the receive time in another process.
 // (Not process.hrtime: Bun's counts from the process' start.) Latency = receive time of the TCP read that carried the
 // frame - sent_at_ms.
-import { connectRaw, findAfter, FrameSplitter, maskedFrame } from "./ws-frames";
+import { connectSender, fail, Histogram, serveRunner, startLoadProcess } from "./load-process";
+import { sleep } from "./procs";
+import { NumberReader, PatternFinder, RawReceiver, subscriptionAck } from "./raw-receiver";
 
 export interface HubClientConfig {
   client: number;
@@ -60,17 +62,9 @@ export interface HubClientResult {
   go_received_at: number;
 }
 
-const cfg = JSON.parse(Bun.argv[2] ?? "{}") as HubClientConfig;
+const cfg = startLoadProcess<HubClientConfig>(120_000, (c) => `client ${c.client}`);
 const SUBSCRIPTION = "fleet";
 
-function emit(obj: object): void {
-  process.stdout.write(JSON.stringify(obj) + "\n");
-}
-function fail(message: string): never {
-  emit({ event: "error", message: `client ${cfg.client}: ${message}` });
-  process.exit(1);
-}
-setTimeout(() => fail("client watchdog: no 'close' within 120 s"), 120_000).unref();
 
 const clock = () => performance.timeOrigin + performance.now();
 
@@ -89,14 +83,7 @@ const TAIL = tail(Math.max(0, cfg.snapshotBytes - (SAMPLE_HEAD + tail(0)).length
 const publishHead = (uid: string) => `{"kind":"publish_telescope_snapshot","telescope_uid":"${uid}","snapshot":`;
 
 // ---- latency histogram (10 µs buckets up to 5 s) -----------------------------------------------------------------
-const BUCKETS = 500_000;
-const hist = new Uint32Array(BUCKETS + 1);
-let histMax = 0;
-function addLatency(ms: number): void {
-  const b = Math.max(0, Math.floor(ms * 100));
-  hist[b < BUCKETS ? b : BUCKETS]!++;
-  if (ms > histMax) histMax = ms;
-}
+const hist = new Histogram(500_000);
 
 // ---- measurement state -------------------------------------------------------------------------------------------
 let m0 = Infinity; // measurement window [m0, m1) on the shared clock (epoch-like ms)
@@ -119,150 +106,32 @@ function onFrame(viewerHub: number, sentAt: number, n: number, bytes: number, no
   if (now >= m0 && now < m1) {
     receivedInWindow++;
     frameBytes = bytes;
-    addLatency(now - sentAt);
+    hist.add(now - sentAt);
     if (hubOfTelescope.get(n) === viewerHub) receivedLocal++;
     else receivedCross++;
   }
 }
 
-// ---- viewers: a minimal WebSocket client over Bun.connect --------------------------------------------------------
-// Bun's WebSocket client dispatches one MessageEvent (and decodes one JS string) per frame: with 250 viewers × 500
-// frames/s in one process that alone would set the pace. These read the frame headers straight from each TCP chunk
-// and only the first bytes of each payload (where sent_at_ms and n are).
-const PATTERN = new TextEncoder().encode('"sent_at_ms":');
+// ---- viewers: minimal WebSocket clients over Bun.connect (bench/raw-receiver.ts) -------------------------------
+// (With 250 viewers × 500 frames/s in one process, Bun's WebSocket client alone would set the pace.)
 const PREFIX_NEED = 220; // payload bytes needed to find sent_at_ms and n
-let patternOffset = 0; // where the sent_at_ms digits started in the last frame, from the payload start
-const C_COMMA = 44;
-const C_DOT = 46;
-const C_0 = 48;
+// Every frame has the same head up to the telescope uid, so sent_at_ms is where it was last time.
+const sentAtFinder = new PatternFinder(new TextEncoder().encode('"sent_at_ms":'), PREFIX_NEED);
+const num = new NumberReader();
 const C_COLON = 58;
 
-class Viewer {
-  private socket!: Bun.Socket<undefined>;
-  private acked = false;
-  private readonly frames = new FrameSplitter(
-    PREFIX_NEED,
-    (opcode) => opcode === 1 && this.acked,
-    (buf, from, to, len, now) => this.snapshot(buf, from, to, len, now),
-    (opcode, payload) => this.control(opcode, payload),
-  );
-  private resolveReady!: () => void;
-  private rejectReady!: (err: Error) => void;
-  readonly ready = new Promise<void>((res, rej) => {
-    this.resolveReady = res;
-    this.rejectReady = rej;
-  });
-
-  constructor(
-    private readonly url: URL,
-    readonly hub: number,
-    private readonly subscribeMsg: string,
-  ) {}
-
-  async connect(): Promise<void> {
-    const timer = setTimeout(() => this.rejectReady(new Error("timeout connecting a viewer")), 15_000);
-    this.socket = await connectRaw(this.url, {
-      upgraded: (socket) => {
-        socket.write(maskedFrame(1, new TextEncoder().encode(this.subscribeMsg)));
-      },
-      data: (chunk) => this.onData(chunk),
-      closed: () => {
-        if (!closing) fail(`a viewer socket (hub ${this.hub}) closed during the run`);
-      },
-      failed: (err) => this.rejectReady(err),
-    });
-    try {
-      await this.ready;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  close(): void {
-    this.socket.end();
-  }
-
-  private onData(chunk: Uint8Array): void {
-    const now = clock(); // one clock read per TCP read: its frames all arrived together
-    if (now >= m0 && now < m1) reads++;
-    this.frames.feed(chunk, now);
-  }
-
-  private snapshot(buf: Uint8Array, from: number, to: number, len: number, now: number): void {
-    // Every frame has the same head up to the telescope uid, so sent_at_ms is where it was last time; scan only when
-    // it is not.
-    let i = from + patternOffset;
-    for (let k = 0; k < PATTERN.length; k++) {
-      if (buf[i - PATTERN.length + k] !== PATTERN[k]) {
-        i = findAfter(buf, PATTERN, from, Math.min(to, from + PREFIX_NEED));
-        patternOffset = i - from;
-        break;
-      }
-    }
-    if (i < 0) fail(`unexpected frame: ${Buffer.from(buf.subarray(from, Math.min(to, from + 300))).toString()}`);
-    let c: number;
-    let t = 0;
-    while ((c = buf[i]!) !== C_DOT && c !== C_COMMA) {
-      t = t * 10 + (c - C_0);
-      i++;
-    }
-    if (c === C_DOT) {
-      let scale = 0.1;
-      i++;
-      while ((c = buf[i]!) !== C_COMMA) {
-        t += (c - C_0) * scale;
-        scale *= 0.1;
-        i++;
-      }
-    }
-    // ,"n":123
-    i++;
-    while (buf[i] !== C_COLON) i++;
-    i++;
-    let n = 0;
-    while ((c = buf[i]!) >= C_0 && c <= C_0 + 9) {
-      n = n * 10 + (c - C_0);
-      i++;
-    }
-    onFrame(this.hub, t, n, len, now);
-  }
-
-  private control(opcode: number, payload: Uint8Array): void {
-    if (opcode === 9) return void this.socket.write(maskedFrame(10, payload)); // ping -> pong
-    if (opcode === 10) return;
-    if (opcode === 8) {
-      if (!closing) fail(`hub ${this.hub} closed a viewer: ${Buffer.from(payload.subarray(2)).toString()}`);
-      return;
-    }
-    const text = Buffer.from(payload).toString();
-    if (!this.acked) {
-      const msg = JSON.parse(text) as { kind: string; id?: string };
-      if (msg.kind === "ack" && msg.id === SUBSCRIPTION) {
-        this.acked = true;
-        return this.resolveReady();
-      }
-    }
-    fail(`viewer got an unexpected frame: ${text.slice(0, 300)}`);
-  }
+function snapshot(viewerHub: number, buf: Uint8Array, from: number, to: number, len: number, now: number): void {
+  let i = sentAtFinder.find(buf, from, to);
+  if (i < 0) fail(`unexpected frame: ${Buffer.from(buf.subarray(from, Math.min(to, from + 300))).toString()}`);
+  const t = num.read(buf, i);
+  // ,"n":123
+  i = num.end + 1;
+  while (buf[i] !== C_COLON) i++;
+  const n = num.read(buf, i + 1);
+  onFrame(viewerHub, t, n, len, now);
 }
 
 // ---- SkyNodes: one ordinary Bun WebSocket each (a few publishes a second, nothing received) ----------------------
-function connectSkynode(url: string, uid: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    const timer = setTimeout(() => reject(new Error(`timeout connecting SkyNode ${uid}`)), 15_000);
-    ws.onerror = () => reject(new Error(`websocket error on SkyNode ${uid}`));
-    ws.onclose = (ev) => {
-      if (!closing) fail(`SkyNode ${uid} socket closed during the run: ${ev.code} ${ev.reason}`);
-    };
-    ws.onmessage = (ev) => fail(`SkyNode ${uid} got ${String(ev.data).slice(0, 300)}`);
-    ws.onopen = () => {
-      clearTimeout(timer);
-      resolve(ws);
-    };
-  });
-}
-
 interface Publisher {
   n: number;
   uid: string;
@@ -271,7 +140,7 @@ interface Publisher {
   phase: number;
 }
 const publishers: Publisher[] = [];
-const viewers: Viewer[] = [];
+const viewers: RawReceiver[] = [];
 
 async function setup(): Promise<number> {
   const start = performance.now();
@@ -281,7 +150,7 @@ async function setup(): Promise<number> {
   for (let i = 0; i < cfg.skynodes.length; i += 25) {
     const batch = await Promise.all(
       cfg.skynodes.slice(i, i + 25).map(async (s) => {
-        const ws = await connectSkynode(`${cfg.hubs[s.hub]}/v1/ws/stream?token=${s.token}`, s.uid);
+        const ws = await connectSender(`${cfg.hubs[s.hub]}/v1/ws/stream?token=${s.token}`, `SkyNode ${s.uid}`, () => closing);
         return { n: s.n, uid: s.uid, head: publishHead(s.uid), ws, phase: s.phase };
       }),
     );
@@ -296,7 +165,19 @@ async function setup(): Promise<number> {
   for (let i = 0; i < cfg.viewers.length; i += 25) {
     const batch = await Promise.all(
       cfg.viewers.slice(i, i + 25).map(async (hub) => {
-        const v = new Viewer(new URL(`${cfg.hubs[hub]}/v1/ws/stream?token=${cfg.viewerTokens[hub]}`), hub, subscribeMsg);
+        const v = new RawReceiver(new URL(`${cfg.hubs[hub]}/v1/ws/stream?token=${cfg.viewerTokens[hub]}`), {
+          what: `viewer (hub ${hub})`,
+          subscribeMsg,
+          handshake: subscriptionAck(SUBSCRIPTION),
+          prefixNeed: PREFIX_NEED,
+          clock,
+          onRead: (now) => {
+            if (now >= m0 && now < m1) reads++;
+          },
+          onFrame: (buf, from, to, len, now) => snapshot(hub, buf, from, to, len, now),
+          over: () => closing,
+          fail,
+        });
         await v.connect();
         return v;
       }),
@@ -305,8 +186,6 @@ async function setup(): Promise<number> {
   }
   return performance.now() - start;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function run(startAt: number, connectMs: number): Promise<HubClientResult> {
   const goReceivedAt = clock();
@@ -354,8 +233,7 @@ async function run(startAt: number, connectMs: number): Promise<HubClientResult>
   const drainEnd = clock() + 5000;
   while (clock() < drainEnd && clock() - Math.max(lastFrameAt, m1) < 500) await sleep(20);
   const cpu = process.cpuUsage(cpu0);
-  const histogram: [number, number][] = [];
-  for (let b = 0; b <= BUCKETS; b++) if (hist[b]) histogram.push([b, hist[b]!]);
+  const histogram = hist.sparse();
   return {
     event: "result",
     client: cfg.client,
@@ -371,7 +249,7 @@ async function run(startAt: number, connectMs: number): Promise<HubClientResult>
     received_local: receivedLocal,
     received_cross: receivedCross,
     histogram,
-    max_ms: Math.round(histMax * 1000) / 1000,
+    max_ms: Math.round(hist.max * 1000) / 1000,
     frame_bytes: frameBytes,
     frames_per_read: Math.round((receivedInWindow / Math.max(1, reads)) * 100) / 100,
     connect_ms: Math.round(connectMs),
@@ -380,30 +258,8 @@ async function run(startAt: number, connectMs: number): Promise<HubClientResult>
   };
 }
 
-async function main(): Promise<void> {
-  const connectMs = await setup();
-  emit({ event: "ready", connect_ms: Math.round(connectMs) });
-  const reader = Bun.stdin.stream().getReader();
-  const decoder = new TextDecoder();
-  let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) fail("stdin closed");
-    buf += decoder.decode(value, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (line.startsWith("go ")) emit(await run(Number(line.slice(3)), connectMs));
-      else if (line === "close") {
-        closing = true;
-        for (const p of publishers) p.ws.close();
-        for (const v of viewers) v.close();
-        await sleep(50);
-        process.exit(0);
-      }
-    }
-  }
-}
-
-main().catch((err) => fail((err as Error).message ?? String(err)));
+void serveRunner(setup, (arg, connectMs) => run(Number(arg), connectMs), () => {
+  closing = true;
+  for (const p of publishers) p.ws.close();
+  for (const v of viewers) v.close();
+});

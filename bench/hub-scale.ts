@@ -7,7 +7,7 @@
 // Knobs: BENCH_SKYNODES (100), BENCH_VIEWERS (500), BENCH_HZ (5), BENCH_CLIENTS (2), BENCH_WARMUP_S (2),
 // BENCH_MEASURE_S (8), BENCH_SNAPSHOT_BYTES (300), BENCH_HUB_ROUNDS (2: one, two, one, two; each mode's headline is
 // its least disturbed round), BENCH_HUB_ONLY=one|two (one mode only, no results file).
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { RedisClient } from "bun";
@@ -15,7 +15,7 @@ import { issueToken } from "../app/auth/principal";
 import { loadSigningKey } from "../app/auth/signing-key";
 import { launchRedis, type TestRedis } from "../test/helpers/redis";
 import type { HubClientConfig, HubClientResult } from "./hub-scale-client";
-import { cleanup, cpuSeconds, drainStderr, guard, lines, machineBusySeconds, startListening, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, tempDirs, type Proc } from "./procs";
+import { cpuSeconds, finish, guard, loadEvents, machineBusySeconds, noisyWarning, onCleanup, r1, r3, resultsHead, rssMb, sleep, spawn, startListening, stopProc, tell, tempDirs, writeResults, type Proc } from "./procs";
 
 const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 const PARAMS = {
@@ -64,12 +64,6 @@ async function startHub(dataDir: string, configPath: string | null, what: string
   const cmd = [process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, "--role", "hub"];
   if (configPath) cmd.push("--config", configPath);
   return { ...(await startListening(cmd, what)), dataDir };
-}
-
-async function stopProc(p: Proc): Promise<void> {
-  p.kill("SIGTERM");
-  const code = await Promise.race([p.exited, sleep(5000).then(() => "timeout" as const)]);
-  if (code === "timeout") p.kill("SIGKILL");
 }
 
 interface ProcFigures {
@@ -181,23 +175,13 @@ async function runMode(instances: number, redis: TestRedis | null): Promise<Mode
     }
     for (let j = 0; j < PARAMS.viewers; j++) cfgs[Math.floor((j * PARAMS.clients) / PARAMS.viewers)]!.viewers.push(j % instances);
 
+    const hubLogs = () => hubs.map((h, i) => `hub ${i}: ${h.stderr().slice(-1500)}`).join("\n");
     const procs = cfgs.map((cfg) => {
       const p = spawn([process.execPath, "bench/hub-scale-client.ts", JSON.stringify(cfg)], "pipe");
       clients.push(p);
-      return { p, err: drainStderr(p), next: lines(p, `load client ${cfg.client}`) };
+      return { p, expect: loadEvents(p, `load client ${cfg.client} (${label})`, hubLogs) };
     });
-    const hubLogs = () => hubs.map((h, i) => `hub ${i}: ${h.stderr().slice(-1500)}`).join("\n");
-    const expect = async (c: (typeof procs)[number], event: string, timeoutMs: number) => {
-      for (;;) {
-        const line = await c.next(timeoutMs);
-        if (line === null) throw new Error(`load client exited (expected ${event})\n${c.err()}\n${hubLogs()}`);
-        if (!line.startsWith("{")) continue;
-        const msg = JSON.parse(line) as { event: string; message?: string };
-        if (msg.event === "error") throw new Error(`${label}: ${msg.message}\n${hubLogs()}`);
-        if (msg.event === event) return msg;
-      }
-    };
-    await Promise.all(procs.map((c) => expect(c, "ready", 30_000)));
+    await Promise.all(procs.map((c) => c.expect("ready", 30_000)));
     await sleep(300);
     const connected = hubs.map((h) => rssMb(h.proc.pid));
     const redisConnected = redis ? rssMb(redis.proc.pid) : 0;
@@ -223,12 +207,8 @@ async function runMode(instances: number, redis: TestRedis | null): Promise<Mode
     const startAt = goSentAt + 300;
     const m0 = startAt + PARAMS.warmup_s * 1000;
     const m1 = m0 + PARAMS.measure_s * 1000;
-    for (const c of procs) {
-      const sink = c.p.stdin as import("bun").FileSink;
-      sink.write(`go ${startAt}\n`);
-      sink.flush();
-    }
-    const results = Promise.all(procs.map((c) => expect(c, "result", (m1 - clock()) + 30_000)));
+    for (const c of procs) tell(c.p, `go ${startAt}`);
+    const results = Promise.all(procs.map((c) => c.expect<HubClientResult>("result", (m1 - clock()) + 30_000)));
     results.catch(() => {}); // awaited below; an early error still surfaces there
     let cpu: number[] = [];
     let clientCpu: number[] = [];
@@ -254,18 +234,14 @@ async function runMode(instances: number, redis: TestRedis | null): Promise<Mode
       clearInterval(sampler);
       info?.close();
     }
-    const rs = (await results) as unknown as HubClientResult[];
+    const rs = await results;
     for (const r of rs) {
       // The "go" line takes well under a millisecond through the pipe: anything else means the processes' clocks
       // disagree, and the windows (and latencies) would not line up.
       const d = r.go_received_at - goSentAt;
       if (d < -1 || d > 100) throw new Error(`load client ${r.client}: its clock is ${r3(d)} ms off the runner's at "go"`);
     }
-    for (const c of procs) {
-      const sink = c.p.stdin as import("bun").FileSink;
-      sink.write("close\n");
-      sink.flush();
-    }
+    for (const c of procs) tell(c.p, "close");
     await Promise.all(procs.map((c) => Promise.race([c.p.exited, sleep(3000)])));
     for (const c of procs) c.p.kill("SIGKILL");
 
@@ -392,10 +368,10 @@ async function main(): Promise<void> {
     ratio_two_vs_one: ratio >= GOALS.ratio_two_vs_one_min,
   };
   const maxOther = Math.max(one.other_cpu_pct, two.other_cpu_pct);
+  const head = resultsHead("hub-scale");
   const out = {
-    benchmark: "hub-scale",
-    date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "unknown", bun: Bun.version, redis: redisVersion },
+    ...head,
+    machine: { ...head.machine, redis: redisVersion },
     params: {
       ...PARAMS,
       offered_publishes_per_s: PARAMS.skynodes * PARAMS.hz,
@@ -443,9 +419,7 @@ async function main(): Promise<void> {
     })),
     elapsed_s: r1((performance.now() - started) / 1000),
   };
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  const path = join(ROOT, "bench/results/hub-scale.json");
-  writeFileSync(path, JSON.stringify(out, null, 2) + "\n");
+  const file = writeResults("hub-scale", out);
 
   const mark = (ok: boolean) => (ok ? "ok" : "MISSED");
   const row = (name: string, m: ModeResult) =>
@@ -466,19 +440,10 @@ async function main(): Promise<void> {
         `from ${two.redis_stats?.hub_connections} hub connections`,
       `p99 < ${GOALS.p99_max_ms} ms: one ${mark(met.p99_one_instance)}, two ${mark(met.p99_two_instances)}; ` +
         `ratio two/one ${ratio} (per round pair: ${pairRatios.join(", ")}) (goal >= ${GOALS.ratio_two_vs_one_min}: ${mark(met.ratio_two_vs_one)})`,
-      ...(maxOther > 20 ? [`warning: other processes used up to ${maxOther}% cpu during a measurement: figures are noisy`] : []),
-      `wrote ${path.replace(ROOT, "")} in ${out.elapsed_s} s`,
+      ...noisyWarning(maxOther),
+      `wrote ${file} in ${out.elapsed_s} s`,
     ].join("\n"),
   );
 }
 
-try {
-  await main();
-  clearTimeout(watchdog);
-  cleanup();
-  process.exit(0);
-} catch (err) {
-  console.error(`bench/hub-scale failed: ${(err as Error).stack ?? err}`);
-  cleanup();
-  process.exit(1);
-}
+await finish("bench/hub-scale", watchdog, main);

@@ -14,8 +14,8 @@
 //           that runs the limit guard's reflex (the stop written on the mount's line from that thread), the edge then
 //           reaching the guard on the main thread, whose halt confirms it (both stops timed).
 // Writes bench/results/limits.json and prints a table. Goals are reported, never asserted: exit 1 only on errors.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
 import { loadSigningKey } from "../app/auth/signing-key";
@@ -26,7 +26,7 @@ import * as libc from "../hal/gpio/libc";
 import { SerialPort } from "../hal/serial/port";
 import { SimGpioChip } from "../hal/sim/gpio-chip";
 import { FAST_SIM } from "../test/helpers/operator";
-import { cleanup, drainStderr, guard, lines, onCleanup, r3, ROOT, spawn, tempDirs, type Proc } from "./procs";
+import { cleanup, drainStderr, guard, lines, onCleanup, r3, resultsHead, spawn, tempDirs, writeResults, type Proc } from "./procs";
 
 const PARAMS = {
   trips: Number(process.env.BENCH_TRIPS ?? 1000),
@@ -354,9 +354,7 @@ async function main(): Promise<void> {
   const totalEvents = events.reduce((a, b) => a + b, 0);
   const ratio = (a: number, b: number) => (b > 0 ? r3(a / b) : null);
   const out = {
-    benchmark: "limits",
-    date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "unknown", bun: Bun.version },
+    ...resultsHead("limits"),
     params: {
       ...PARAMS,
       path:
@@ -397,8 +395,7 @@ async function main(): Promise<void> {
       "the reflex thread asks for SCHED_FIFO priority 40 (granted to root or CAP_SYS_NICE; otherwise it logs a warning and runs at normal priority)",
     ],
   };
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  writeFileSync(join(ROOT, "bench/results/limits.json"), `${JSON.stringify(out, null, 2)}\n`);
+  writeResults("limits", out);
   const cells = (r: PhaseResult) => [r.p50_ms, r.p99_ms, r.max_ms].map((x) => String(x).padStart(7)).join(" ");
   const row = (name: string, t: Trips, k = 0) => `${name.padEnd(34)} ${k === 0 ? cells(t.written) : "".padStart(23)}   ${cells(t.received[k]!)} ${String(t.received[k]!.missed).padStart(6)}`;
   console.log(`\nlimit switch edge -> instant stop, ${PARAMS.trips} trips each (ms): written = write(2) returned here, received = parsed by the board`);

@@ -1,6 +1,9 @@
-// What both benchmark scripts need around their child processes: spawning by pid with cleanup on exit, signal and
-// watchdog handling, draining stderr, and reading CPU time and RSS from /proc.
-import { readFileSync, rmSync } from "node:fs";
+// What the benchmark scripts need around their child processes: spawning by pid with cleanup on exit, signal and
+// watchdog handling, draining stderr, reading CPU time and RSS from /proc, a load process' JSON events, and the
+// common frame of a script (its results file, its exit).
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 export type Proc = ReturnType<typeof Bun.spawn>;
@@ -83,6 +86,19 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const r1 = (x: number) => Math.round(x * 10) / 10;
 export const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** SIGTERM (a server stops cleanly: the appliance its devices first), SIGKILL if it has not exited after `graceMs`. */
+export async function stopProc(p: Proc, graceMs = 5000): Promise<void> {
+  p.kill("SIGTERM");
+  const code = await Promise.race([p.exited, sleep(graceMs).then(() => "timeout" as const)]);
+  if (code === "timeout") p.kill("SIGKILL");
+}
+
 /** Splits a child's stdout into lines; `next()` resolves with the next one (or null at EOF), with a timeout. */
 export function lines(proc: Proc, what: string) {
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
@@ -112,6 +128,68 @@ export function lines(proc: Proc, what: string) {
       else buf += decoder.decode(r.value, { stream: true });
     }
   };
+}
+
+/** A load process' side of the protocol (bench/load-process.ts): one JSON object per stdout line. `expect(event)`
+ * resolves with the next object of that event; an "error" event, or the process exiting first, throws, with
+ * `context()` (the servers' log tails) in the message. */
+export function loadEvents(proc: Proc, what: string, context: () => string) {
+  const err = drainStderr(proc);
+  const next = lines(proc, what);
+  return async function expect<T = { event: string }>(event: string, timeoutMs: number): Promise<T> {
+    for (;;) {
+      const line = await next(timeoutMs);
+      if (line === null) throw new Error(`${what} exited (expected ${event})\n${err()}\n${context()}`);
+      if (!line.startsWith("{")) continue;
+      const msg = JSON.parse(line) as { event: string; message?: string };
+      if (msg.event === "error") throw new Error(`${what}: ${msg.message}\n${context()}`);
+      if (msg.event === event) return msg as T;
+    }
+  };
+}
+
+/** Writes a line to a child's stdin at once. */
+export function tell(proc: Proc, line: string): void {
+  const sink = proc.stdin as import("bun").FileSink;
+  sink.write(`${line}\n`);
+  sink.flush();
+}
+
+/** The head of every results file: which benchmark, when, on what. */
+export function resultsHead(benchmark: string) {
+  return {
+    benchmark,
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "unknown", bun: Bun.version },
+  };
+}
+
+/** Writes bench/results/NAME.json; its path relative to the repository, for the summary's last line. */
+export function writeResults(name: string, out: object): string {
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  const file = `bench/results/${name}.json`;
+  writeFileSync(join(ROOT, file), JSON.stringify(out, null, 2) + "\n");
+  return file;
+}
+
+/** The summary's warning when other processes were busy during a measurement (`maxOtherPct`: % of one cpu). */
+export function noisyWarning(maxOtherPct: number): string[] {
+  return maxOtherPct > 20 ? [`warning: other processes used up to ${maxOtherPct}% cpu during a measurement: figures are noisy`] : [];
+}
+
+/** A bench script's end: `main` done, exit 0 (watchdog off); it failed, the error on stderr and exit 1. Children are
+ * cleaned up either way. */
+export async function finish(name: string, watchdog: ReturnType<typeof setTimeout>, main: () => Promise<unknown>): Promise<never> {
+  try {
+    await main();
+    clearTimeout(watchdog);
+    cleanup();
+    process.exit(0);
+  } catch (err) {
+    console.error(`${name} failed: ${(err as Error).stack ?? err}`);
+    cleanup();
+    process.exit(1);
+  }
 }
 
 /** Spawns a server that prints `listening on http://HOST:PORT` and resolves with its port once it has. */

@@ -7,13 +7,14 @@
 // bench/results/direct.json), bench/hub-scale.ts (a hub with 100 SkyNodes and 500 viewers, one instance and two
 // over Redis, bench/results/hub-scale.json) and bench/groups.ts (500 clients in one /v3/ws group against the same load
 // on /v1/ws/stream, bench/results/groups.json) as children, one after the other, unless BENCH_ONLY.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
 import { loadSigningKey } from "../app/auth/signing-key";
 import type { ClientConfig, ClientResult } from "./fanout-client";
-import { cleanup, cpuSeconds, drainStderr, guard, lines, machineBusySeconds, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, tempDirs, type Proc } from "./procs";
+import { cleanup, guard, noisyWarning, onCleanup, r1, r3, resultsHead, ROOT, startListening, tempDirs, writeResults, type Proc } from "./procs";
+import { loadKnobs, loadRound, type RoundFigures, summarizeRounds } from "./rounds";
 
 const ROUNDS_EACH = Number(process.env.BENCH_ROUNDS ?? 3);
 const KINDS = (process.env.BENCH_ONLY ? [process.env.BENCH_ONLY] : ["bare", "skynode"]) as ("bare" | "skynode")[];
@@ -42,7 +43,6 @@ const watchdog = guard("bench", 1_020_000);
 interface Server {
   kind: "skynode" | "bare";
   proc: Proc;
-  port: number;
   pubUrl: string;
   subUrl: string;
   stderr: () => string;
@@ -60,182 +60,38 @@ async function startServer(kind: Server["kind"]): Promise<Server> {
   } else {
     cmd = [process.execPath, "bench/bare-server.ts", "0"];
   }
-  const proc = spawn(cmd);
-  const stderr = drainStderr(proc);
-  const next = lines(proc, `${kind} server`);
-  let port = 0;
-  try {
-    for (;;) {
-      const line = await next(15_000);
-      if (line === null) throw new Error("exited before listening");
-      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(line);
-      if (m) {
-        port = Number(m[1]);
-        break;
-      }
-    }
-  } catch (err) {
-    throw new Error(`${kind} server did not start: ${(err as Error).message}\n${stderr()}`);
-  }
-  void (async () => {
-    while ((await next(1e9)) !== null);
-  })().catch(() => {});
+  const { proc, port, stderr } = await startListening(cmd, `${kind} server`);
   const base = `ws://127.0.0.1:${port}`;
-  if (kind === "bare") return { kind, proc, port, pubUrl: `${base}/pub`, subUrl: `${base}/sub`, stderr };
+  if (kind === "bare") return { kind, proc, pubUrl: `${base}/pub`, subUrl: `${base}/sub`, stderr };
   const key = loadSigningKey(dataDir);
   const skynode = issueToken(key, { sub: "bench-node", role: "skynode", telescopes: ["sim-1"] });
   const viewer = issueToken(key, { sub: "bench-viewer", role: "viewer" });
-  return {
-    kind,
-    proc,
-    port,
-    pubUrl: `${base}/v1/ws/stream?token=${skynode}`,
-    subUrl: `${base}/v1/ws/stream?token=${viewer}`,
-    stderr,
-  };
+  return { kind, proc, pubUrl: `${base}/v1/ws/stream?token=${skynode}`, subUrl: `${base}/v1/ws/stream?token=${viewer}`, stderr };
 }
 
-async function stopServer(s: Server): Promise<void> {
-  s.proc.kill("SIGTERM");
-  const code = await Promise.race([s.proc.exited, sleep(5000).then(() => "timeout" as const)]);
-  if (code === "timeout") s.proc.kill("SIGKILL");
-}
-
-interface Round {
-  kind: Server["kind"];
-  rss_idle_mb: number;
-  rss_connected_mb: number;
-  rss_peak_mb: number;
-  rss_after_load_mb: number;
-  server_cpu_pct: number;
-  server_cpu_us_per_delivery: number;
-  /** CPU used during the interval by processes other than this server and load client: other sessions' work. */
-  other_cpu_pct: number;
-  paced_server_cpu_pct: number;
-  paced_server_cpu_us_per_delivery: number;
-  result: ClientResult;
-}
+type Round = RoundFigures<ClientResult> & { kind: Server["kind"] };
 
 async function round(kind: Server["kind"]): Promise<Round> {
   const server = await startServer(kind);
-  try {
-    await sleep(1000); // settle: JIT, lazy module init, GC
-    const pid = server.proc.pid;
-    const rssIdle = rssMb(pid);
-    const cfg: ClientConfig = {
-      mode: kind,
-      pubUrl: server.pubUrl,
-      subUrl: server.subUrl,
-      subscribers: PARAMS.subscribers,
-      window: PARAMS.window,
-      batch: PARAMS.batch,
-      warmupMs: PARAMS.warmup_s * 1000,
-      durationMs: PARAMS.duration_s * 1000,
-      pacedRate: PARAMS.paced_rate_per_s,
-      pacedMs: PARAMS.paced_s * 1000,
-      payloadBytes: PARAMS.payload_bytes,
-    };
-    const client = spawn([process.execPath, "bench/fanout-client.ts", JSON.stringify(cfg)], "pipe");
-    const clientErr = drainStderr(client);
-    const next = lines(client, `${kind} load client`);
-    const expect = async (event: string, timeoutMs: number) => {
-      for (;;) {
-        const line = await next(timeoutMs);
-        if (line === null) throw new Error(`load client exited (expected ${event})\n${clientErr()}\n${server.stderr()}`);
-        if (!line.startsWith("{")) continue;
-        const msg = JSON.parse(line) as { event: string; message?: string };
-        if (msg.event === "error") throw new Error(`load client against ${kind}: ${msg.message}\n${server.stderr()}`);
-        if (msg.event === event) return msg;
-      }
-    };
-    await expect("ready", 20_000);
-    await sleep(200);
-    const rssConnected = rssMb(pid);
-    let peak = rssConnected;
-    const sampler = setInterval(() => {
-      try {
-        peak = Math.max(peak, rssMb(pid));
-      } catch {}
-    }, 100);
-    const sink = client.stdin as import("bun").FileSink;
-    sink.write("go\n");
-    sink.flush();
-    let cpu0 = 0;
-    let cpu1 = 0;
-    let other = 0;
-    try {
-      await expect("measure_start", 10_000);
-      cpu0 = cpuSeconds(pid);
-      const client0 = cpuSeconds(client.pid);
-      const machine0 = machineBusySeconds();
-      await expect("measure_end", PARAMS.duration_s * 1000 + 10_000);
-      cpu1 = cpuSeconds(pid);
-      other = machineBusySeconds() - machine0 - (cpu1 - cpu0) - (cpuSeconds(client.pid) - client0);
-    } finally {
-      clearInterval(sampler);
-    }
-    // Paced phase: the same offered load against both servers, so their CPU per delivery compares directly.
-    await expect("paced_start", 15_000);
-    const pacedCpu0 = cpuSeconds(pid);
-    const pacedEnd = (await expect("paced_end", PARAMS.paced_s * 1000 + 15_000)) as unknown as { elapsed_ms: number };
-    const pacedCpu = cpuSeconds(pid) - pacedCpu0;
-    const result = (await expect("result", 30_000)) as unknown as ClientResult;
-    await sleep(300);
-    const rssAfter = rssMb(pid);
-    peak = Math.max(peak, rssAfter);
-    sink.write("close\n");
-    sink.flush();
-    await Promise.race([client.exited, sleep(3000)]);
-    client.kill("SIGKILL");
-    if (result.deliveries === 0) throw new Error(`no deliveries against ${kind}`);
-    const cpuS = cpu1 - cpu0;
-    return {
-      kind,
-      rss_idle_mb: rssIdle,
-      rss_connected_mb: rssConnected,
-      rss_peak_mb: peak,
-      rss_after_load_mb: rssAfter,
-      server_cpu_pct: Math.round((cpuS / PARAMS.duration_s) * 1000) / 10,
-      server_cpu_us_per_delivery: Math.round((cpuS / result.deliveries) * 1e6 * 1000) / 1000,
-      other_cpu_pct: Math.max(0, Math.round((other / PARAMS.duration_s) * 1000) / 10),
-      paced_server_cpu_pct: Math.round((pacedCpu / (pacedEnd.elapsed_ms / 1000)) * 1000) / 10,
-      paced_server_cpu_us_per_delivery: Math.round((pacedCpu / Math.max(1, result.paced.deliveries)) * 1e6 * 1000) / 1000,
-      result,
-    };
-  } finally {
-    await stopServer(server);
-  }
+  const cfg: ClientConfig = {
+    mode: kind,
+    pubUrl: server.pubUrl,
+    subUrl: server.subUrl,
+    subscribers: PARAMS.subscribers,
+    ...loadKnobs(PARAMS),
+    payloadBytes: PARAMS.payload_bytes,
+  };
+  const spec = { what: kind, script: "bench/fanout-client.ts", cfg, durationS: PARAMS.duration_s, pacedS: PARAMS.paced_s };
+  return { kind, ...(await loadRound<ClientResult>(server, { ...spec, drainMs: 0, rssAfterLoad: true })) };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 function summarize(rs: Round[]) {
-  const m = (f: (r: Round) => number) => median(rs.map(f));
-  const best = rs.reduce((a, b) => (b.result.deliveries_per_s > a.result.deliveries_per_s ? b : a));
+  // The client's CPU as it measured it itself (process.cpuUsage over the interval).
+  const { figures, m } = summarizeRounds(rs, "snapshots_per_s", (r) => r.result.client_cpu_pct);
   return {
-    /** Best round: the load process sets the pace, and outside interference only ever slows a round down. */
-    deliveries_per_s: best.result.deliveries_per_s,
-    deliveries_per_s_median: Math.round(m((r) => r.result.deliveries_per_s)),
-    snapshots_per_s: best.result.snapshots_per_s,
-    p50_ms: r3(m((r) => r.result.saturated.p50_ms)),
-    p99_ms: r3(m((r) => r.result.saturated.p99_ms)),
-    paced_p50_ms: r3(m((r) => r.result.paced.p50_ms)),
-    paced_p99_ms: r3(m((r) => r.result.paced.p99_ms)),
-    rss_idle_mb: r1(m((r) => r.rss_idle_mb)),
-    rss_loaded_mb: r1(m((r) => r.rss_peak_mb)),
+    ...figures,
     rss_connected_before_load_mb: r1(m((r) => r.rss_connected_mb)),
     rss_connected_after_load_mb: r1(m((r) => r.rss_after_load_mb)),
-    server_cpu_pct: r1(m((r) => r.server_cpu_pct)),
-    server_cpu_us_per_delivery: r3(m((r) => r.server_cpu_us_per_delivery)),
-    paced_server_cpu_pct: r1(m((r) => r.paced_server_cpu_pct)),
-    paced_server_cpu_us_per_delivery: r3(m((r) => r.paced_server_cpu_us_per_delivery)),
-    client_cpu_pct: r1(m((r) => r.result.client_cpu_pct)),
-    frames_per_read: r1(m((r) => r.result.frames_per_read)),
-    frame_bytes: rs[0]!.result.frame_bytes,
   };
 }
 
@@ -266,9 +122,7 @@ async function main(): Promise<void> {
   const cpuRatio = r3(sky.server_cpu_us_per_delivery / bare.server_cpu_us_per_delivery);
   const maxOther = Math.max(...rounds.map((r) => r.other_cpu_pct));
   const out = {
-    benchmark: "fanout",
-    date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "unknown", bun: Bun.version },
+    ...resultsHead("fanout"),
     params: {
       ...PARAMS,
       rounds_each: ROUNDS_EACH,
@@ -318,9 +172,7 @@ async function main(): Promise<void> {
     })),
     elapsed_s: r1((performance.now() - started) / 1000),
   };
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  const path = join(ROOT, "bench/results/fanout.json");
-  writeFileSync(path, JSON.stringify(out, null, 2) + "\n");
+  const file = writeResults("fanout", out);
 
   const row = (name: string, s: typeof sky, rssIdle: string) =>
     `${name.padEnd(16)}${String(s.deliveries_per_s).padStart(12)}${String(s.p50_ms).padStart(9)}${String(s.p99_ms).padStart(9)}` +
@@ -339,8 +191,8 @@ async function main(): Promise<void> {
         `(< ${GOALS.rss_idle_max_mb}: ${mark(out.met.rss_idle)}), loaded ${sky.rss_loaded_mb} MB (< ${GOALS.rss_loaded_max_mb}: ${mark(out.met.rss_loaded)})`,
       `server cpu per delivery: skynode/bare = ${cpuRatio} saturated, ${out.ratio_server_cpu_paced} at the paced ${PARAMS.paced_rate_per_s}/s ` +
         `(${sky.paced_server_cpu_pct}% vs ${bare.paced_server_cpu_pct}%); load client cpu ${sky.client_cpu_pct}% / ${bare.client_cpu_pct}% (≈100% = the client sets the pace)`,
-      ...(maxOther > 20 ? [`warning: other processes used up to ${maxOther}% cpu during a measurement: figures are noisy`] : []),
-      `wrote ${path.replace(ROOT, "")} in ${out.elapsed_s} s`,
+      ...noisyWarning(maxOther),
+      `wrote ${file} in ${out.elapsed_s} s`,
     ].join("\n"),
   );
 }

@@ -7,13 +7,13 @@
 //   3. server CPU while tracking M31 with 50 viewers subscribed to all of sim-1's streams vs. the `--role hub` server
 //      fanning out the same snapshot traffic to 50 viewers, replayed by a publisher in this process.
 // Writes bench/results/skynode.json and prints a table. Goals are reported, never asserted: exit 1 only on errors.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
 import { loadSigningKey } from "../app/auth/signing-key";
 import { FAST_SIM } from "../test/helpers/operator";
-import { cleanup, cpuSeconds, drainStderr, guard, machineBusySeconds, onCleanup, r1, r3, ROOT, rssMb, sleep, spawn, tempDirs, type Proc } from "./procs";
+import { cpuSeconds, drainStderr, finish, guard, machineBusySeconds, noisyWarning, onCleanup, r1, r3, resultsHead, rssMb, sleep, spawn, stopProc, tempDirs, writeResults, type Proc } from "./procs";
 
 const TELESCOPE = "sim-1";
 const PARAMS = {
@@ -115,9 +115,7 @@ async function startServer(role: Server["role"]): Promise<Server> {
 async function stopServer(s: Server): Promise<void> {
   for (const c of clients) if (c.server === s) c.close();
   s.stopping = true;
-  s.proc.kill("SIGTERM");
-  const code = await Promise.race([s.proc.exited, sleep(12_000).then(() => "timeout" as const)]);
-  if (code === "timeout") s.proc.kill("SIGKILL");
+  await stopProc(s.proc, 12_000);
 }
 
 // ---- clients ---------------------------------------------------------------------------------------------------
@@ -508,9 +506,7 @@ async function main(): Promise<void> {
     ratio_server_cpu_per_command: ratio(a.server_cpu_us_per_command, b.server_cpu_us_per_command),
   });
   const out = {
-    benchmark: "skynode",
-    date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "unknown", bun: Bun.version },
+    ...resultsHead("skynode"),
     params: {
       ...PARAMS,
       command: RT_COMMAND,
@@ -567,9 +563,7 @@ async function main(): Promise<void> {
     ],
     elapsed_s: r1((performance.now() - started) / 1000),
   };
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  const path = join(ROOT, "bench/results/skynode.json");
-  writeFileSync(path, JSON.stringify(out, null, 2) + "\n");
+  const file = writeResults("skynode", out);
 
   const mark = (ok: boolean) => (ok ? "ok" : "MISSED");
   const row = (name: string, a: number, b: number, goal = "") =>
@@ -591,19 +585,10 @@ async function main(): Promise<void> {
       row(`tracking cpu %, ${PARAMS.viewers} viewers`, appTrack.cpu_pct[0]!, hubTrack.cpu_pct[0]!, "(baseline: replayed publishes)"),
       row(`tracking events/viewer/s`, appRates.events_per_viewer_per_s, hubRates.events_per_viewer_per_s, `sane (${SANE_EVENTS_PER_S.min}-${SANE_EVENTS_PER_S.max}): ${sane}`),
       row(`tracking rss MB`, appTrackRss, hubTrackRss),
-      ...(maxOther > 20 ? [`warning: other processes used up to ${maxOther}% cpu during a measurement: figures are noisy`] : []),
-      `wrote ${path.replace(ROOT, "")} in ${out.elapsed_s} s`,
+      ...noisyWarning(maxOther),
+      `wrote ${file} in ${out.elapsed_s} s`,
     ].join("\n"),
   );
 }
 
-try {
-  await Promise.race([main(), failed]);
-  clearTimeout(watchdog);
-  cleanup();
-  process.exit(0);
-} catch (err) {
-  console.error(`bench/skynode failed: ${(err as Error).stack ?? err}`);
-  cleanup();
-  process.exit(1);
-}
+await finish("bench/skynode", watchdog, () => Promise.race([main(), failed]));
