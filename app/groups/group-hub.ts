@@ -240,7 +240,13 @@ export class GroupHub {
   private async announceJoin(conn: GroupConn, subscribed: Promise<unknown>): Promise<void> {
     try {
       await subscribed;
+      if (!conn.open) return;
       await this.opts.presence.refresh(conn.group, conn.client, conn.expiresAt);
+      // Closed meanwhile: its removal may have reached the store before this refresh did.
+      if (!conn.open) {
+        if (conn.replacedInto !== conn.group) await this.opts.presence.remove(conn.group, conn.client);
+        return;
+      }
       const clients = (await this.opts.presence.list(conn.group, Date.now())).map((e) => e.client_id);
       if (!conn.open) return;
       const snapshot = { msg_type: "presence", target: "direct", to_id: conn.client, payload: { event: "snapshot", clients } } as const;

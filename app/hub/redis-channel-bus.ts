@@ -32,6 +32,11 @@ export class RedisChannelBus implements ChannelBus {
         () => {},
         (err) => {
           this.log.error({ err: (err as Error).message, channel }, "could not subscribe to a Redis channel");
+          // Forget the channel, so that the next join tries again rather than getting this failure back.
+          if (this.subscribed.get(channel) === done) {
+            this.subscribed.delete(channel);
+            this.handlers.delete(channel);
+          }
           throw err;
         },
       );
