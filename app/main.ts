@@ -10,6 +10,7 @@ import { ApiKeyStore, type ApiKeyInfo } from "./store/api-keys";
 import { openDatabase } from "./store/database";
 
 const USAGE = `usage:
+  skynode --version
   skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub] [--upstream URL]
                 (--upstream/SKYNODE_UPSTREAM_URL with SKYNODE_UPSTREAM_TOKEN: federate to a hub, as [upstream] does)
   skynode simulate [--mount PATH] [--focuser PATH] [--baud 115200] [--config FILE] [--trace]   (device simulators on ptys; needs socat)
@@ -27,6 +28,10 @@ function fail(message: string): never {
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const env = process.env;
+  if (command === "--version" || command === "version") {
+    console.log((await import("./version")).versionLine());
+    return;
+  }
   if (command === "serve") {
     const { values } = parseArgs({
       args: rest,

@@ -39,15 +39,17 @@ export function tempDir(prefix = "skynode-test-"): string {
 
 /** Starts `bun app/main.ts serve` on an ephemeral port with a fresh data dir (or the given one) and resolves when
  * it prints its `listening on` line. */
-export async function startServer(opts: { config?: string; dataDir?: string; args?: string[] } = {}): Promise<TestServer> {
+export async function startServer(opts: { config?: string; dataDir?: string; args?: string[]; exec?: string[] } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
-  const args = ["app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, ...(opts.args ?? [])];
+  // `exec`: what runs the CLI instead of `bun app/main.ts` (a compiled binary, perhaps under an emulator).
+  const cli = opts.exec ?? [process.execPath, "app/main.ts"];
+  const args = ["serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, ...(opts.args ?? [])];
   if (opts.config !== undefined) {
     const path = join(dataDir, "config.toml");
     writeFileSync(path, opts.config);
     args.push("--config", path);
   }
-  const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const proc = Bun.spawn([...cli, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   track(proc);
   let stderr = "";
   void (async () => {
