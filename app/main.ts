@@ -11,6 +11,7 @@ import { openDatabase } from "./store/database";
 
 const USAGE = `usage:
   skynode --version
+  skynode config check FILE     (validates a config file; each error names its key and says why)
   skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub] [--upstream URL]
                 (--upstream/SKYNODE_UPSTREAM_URL with SKYNODE_UPSTREAM_TOKEN: federate to a hub, as [upstream] does)
   skynode simulate [--mount PATH] [--focuser PATH] [--baud 115200] [--config FILE] [--trace]   (device simulators on ptys; needs socat)
@@ -88,6 +89,18 @@ async function main(argv: string[]): Promise<void> {
       focuserStepsPerS: config.focuser.speed_um_s / config.focuser.step_um,
       trace: values.trace ?? false,
     });
+    return;
+  }
+  if (command === "config" && rest[0] === "check") {
+    const path = rest[1];
+    if (!path || rest.length > 2) fail("usage: skynode config check FILE");
+    // A ConfigError (the main catch) names each bad key and why; exit 2.
+    const c = await loadConfig(path);
+    const device = (d: { driver: string; port?: string }) => (d.port ? `${d.driver} on ${d.port}` : `${d.driver} (simulated)`);
+    console.log(`${path}: ok`);
+    console.log(`  telescope ${c.telescope.uid}; mount ${device(c.mount)}; focuser ${device(c.focuser)}; ${c.limits.length} limit switch(es)`);
+    if (c.upstream) console.log(`  federated to ${c.upstream.url}`);
+    if (c.backplane) console.log(`  hub backplane at ${c.backplane.redis_url}`);
     return;
   }
   if (command === "token" && rest[0] === "issue") {
