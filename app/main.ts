@@ -11,6 +11,7 @@ import { openDatabase } from "./store/database";
 
 const USAGE = `usage:
   skynode --version
+  skynode healthcheck [--config FILE] [--url URL] [--wait SECONDS]   (exit 0 once /healthz answers ok)
   skynode config check FILE     (validates a config file; each error names its key and says why)
   skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub] [--upstream URL]
                 (--upstream/SKYNODE_UPSTREAM_URL with SKYNODE_UPSTREAM_TOKEN: federate to a hub, as [upstream] does)
@@ -90,6 +91,27 @@ async function main(argv: string[]): Promise<void> {
       trace: values.trace ?? false,
     });
     return;
+  }
+  if (command === "healthcheck") {
+    // For the service's health timer and the installer's upgrade check: exit 0 once /healthz answers ok.
+    const { values } = parseArgs({ args: rest, options: { config: { type: "string" }, url: { type: "string" }, wait: { type: "string" } }, strict: true });
+    const config = await loadConfig(values.config ?? env.SKYNODE_CONFIG);
+    const host = config.server.host === "0.0.0.0" || config.server.host === "::" ? "127.0.0.1" : config.server.host;
+    const url = values.url ?? `http://${host.includes(":") ? `[${host}]` : host}:${config.server.port}/healthz`;
+    const deadline = Date.now() + Number(values.wait ?? 0) * 1000;
+    let last = "";
+    do {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+        const body = (await res.json().catch(() => null)) as { status?: string } | null;
+        if (res.ok && body?.status === "ok") return void console.log(`${url}: ok`);
+        last = `HTTP ${res.status}`;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() < deadline) await Bun.sleep(500);
+    } while (Date.now() < deadline);
+    fail(`${url}: not healthy (${last})`);
   }
   if (command === "config" && rest[0] === "check") {
     const path = rest[1];
