@@ -68,6 +68,22 @@ describe("firmware binaries", () => {
     await smoke([x64], "linux-x64");
   }, 60_000);
 
+  test("x64 in hub role: a SkyNode's snapshot reaches a subscribed viewer, and the commands endpoint answers ping", async () => {
+    const hub = await startServer({ exec: [x64], args: ["--role", "hub"] });
+    servers.push(hub);
+    expect(await (await fetch(`${hub.http}/healthz`)).json()).toMatchObject({ status: "ok", role: "hub" });
+    const viewer = await TestClient.connect(`${hub.ws}/v1/ws/stream?token=${hub.token("vic", "viewer")}`);
+    expect(await viewer.request({ id: "s", kind: "subscribe_stream", subscription_id: "s", streams: ["telescope_snapshot"], filter: { telescope_uid: "probe-1" } })).toMatchObject({ kind: "ack" });
+    const node = await TestClient.connect(`${hub.ws}/v1/ws/stream?token=${hub.token("probe-node", "skynode", ["probe-1"])}`);
+    expect(await node.request({ id: "p", kind: "publish_telescope_snapshot", telescope_uid: "probe-1", snapshot: { name: "probe", safe: true } })).toMatchObject({ kind: "ack" });
+    expect(await viewer.next((f) => f.kind === "event_telescope_snapshot")).toMatchObject({ subscription_id: "s", telescope_uid: "probe-1", snapshot: { name: "probe" } });
+    const commands = await TestClient.connect(`${hub.ws}/v1/ws/commands?token=${hub.token("vic", "viewer")}`);
+    expect(await commands.request({ id: "c", kind: "ping" })).toEqual({ kind: "pong", id: "c" });
+    for (const c of [viewer, node, commands]) c.close();
+    expect(await hub.stop()).toBe(0);
+    servers.splice(servers.indexOf(hub), 1);
+  }, 60_000);
+
   test("arm64 under qemu-user: --version, serve, /healthz and a WebSocket ping", async () => {
     await smoke(arm64Exec(), "linux-arm64");
   }, 120_000);
