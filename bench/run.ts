@@ -1,7 +1,8 @@
 // `bun run bench`: the fan-out benchmark (see bench/README.md). Alternates rounds against a bare Bun.serve baseline
 // and the skynode hub, each round with a fresh server process and a fresh load process (bench/fanout-client.ts),
 // and writes bench/results/fanout.json (best round's deliveries/s, medians of the rest, every round's figures).
-// Dev knobs: BENCH_ROUNDS, BENCH_SUBSCRIBERS, BENCH_WINDOW, BENCH_BATCH, BENCH_ONLY=bare|skynode (rounds only, no file).
+// Dev knobs: BENCH_ROUNDS, BENCH_SUBSCRIBERS, BENCH_WINDOW, BENCH_BATCH, BENCH_ONLY=bare|skynode (rounds only, no file),
+// BENCH_SKYNODE_EXEC=dist/skynode-linux-x64 (the skynode rounds run a compiled binary instead of `bun app/main.ts`).
 // Then runs bench/skynode.ts (the built-in SkyNode's costs, bench/results/skynode.json), bench/limits.ts (limit switch
 // edge -> instant stop latency, bench/results/limits.json), bench/direct.ts (a 50 MB image to one client,
 // bench/results/direct.json), bench/hub-scale.ts (a hub with 100 SkyNodes and 500 viewers, one instance and two
@@ -57,7 +58,8 @@ async function startServer(kind: Server["kind"]): Promise<Server> {
     tempDirs.push(dataDir);
     // Hub role: the appliance role also runs the built-in SkyNode for sim-1, which would publish alongside (and
     // take over from) the bench's own skynode publisher.
-    cmd = [process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, "--role", "hub"];
+    const cli = process.env.BENCH_SKYNODE_EXEC ? [process.env.BENCH_SKYNODE_EXEC] : [process.execPath, "app/main.ts"];
+    cmd = [...cli, "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, "--role", "hub"];
   } else {
     cmd = [process.execPath, "bench/bare-server.ts", "0"];
   }
