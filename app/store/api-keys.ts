@@ -42,7 +42,7 @@ export class ApiKeyStore {
     this.getStmt = db.query("SELECT * FROM api_keys WHERE id = ?1");
     this.liveStmt = db.query("SELECT * FROM api_keys WHERE id = ?1 AND revoked_at IS NULL");
     this.liveByNameStmt = db.query("SELECT * FROM api_keys WHERE name = ?1 AND revoked_at IS NULL");
-    this.listStmt = db.query("SELECT * FROM api_keys ORDER BY created_at, id");
+    this.listStmt = db.query("SELECT * FROM api_keys ORDER BY created_at, name, id");
     this.insertStmt = db.query("INSERT INTO api_keys (id, name, hash, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, NULL)");
     this.revokeStmt = db.query("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
   }
@@ -66,6 +66,7 @@ export class ApiKeyStore {
     return info;
   }
 
+  /** Oldest first; keys made in the same millisecond by name (ids are random, so they would order at random). */
   list(): ApiKeyInfo[] {
     return (this.listStmt.all() as Row[]).map(toInfo);
   }

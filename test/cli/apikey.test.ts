@@ -1,9 +1,9 @@
 // `apikey issue|add|list|revoke`: machine API keys managed from the command line, kept hashed in the data dir.
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ApiKeyStore } from "../../app/store/api-keys";
 import { openDatabase } from "../../app/store/database";
 import { generateApiKey } from "../../app/auth/api-key";
-import { removeDir, tempDir } from "../helpers/server";
+import { freshDirs } from "../helpers/temp-dirs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const run = (args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}) => {
@@ -16,13 +16,7 @@ const run = (args: string[], opts: { env?: Record<string, string>; stdin?: strin
 };
 const lines = (out: string) => out.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(removeDir));
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const fresh = freshDirs();
 
 describe("apikey CLI", () => {
   test("issue prints the key alone; list shows it by name without the hash; the store verifies it", () => {

@@ -1,21 +1,15 @@
 // Machine API keys: the key format, and the store that keeps only their SHA-256 (issue, install, list, revoke,
 // verify in constant time).
-import { afterAll, describe, expect, spyOn, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import crypto from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { apiKeyMatches, generateApiKey, hashApiKey, parseApiKey } from "../../app/auth/api-key";
 import { ApiKeyError, ApiKeyName, ApiKeyStore } from "../../app/store/api-keys";
 import { openDatabase } from "../../app/store/database";
-import { removeDir, tempDir } from "../helpers/server";
+import { freshDirs } from "../helpers/temp-dirs";
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(removeDir));
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const fresh = freshDirs();
 const open = () => {
   const dir = fresh();
   const db = openDatabase(dir);

@@ -1,19 +1,14 @@
 import { Database } from "bun:sqlite";
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase } from "../../app/store/database";
 import { Journal } from "../../app/store/journal";
-import { removeDir, startServer, tempDir } from "../helpers/server";
+import { startServer } from "../helpers/server";
+import { freshDirs } from "../helpers/temp-dirs";
 import { leaseAnswer, TestSkyNode } from "../helpers/test-skynode";
 import { TestClient } from "../helpers/ws-client";
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach(removeDir));
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const fresh = freshDirs();
 
 describe("journal", () => {
   test("numbers entries per telescope, refuses a duplicate command id, and reopens where it left off", () => {
