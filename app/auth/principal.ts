@@ -26,6 +26,11 @@ export interface Principal {
   telescopes: ReadonlySet<string> | null;
   /** A password sign-in's session: valid only while the account is as it was when it signed in. */
   account?: { version: number };
+  /** The token's id (`jti`): what a sign-out revokes, and what the connection registry closes. */
+  tokenId?: string;
+  /** When the token stops being valid (ms since the epoch); absent for a token without `exp`. Open sockets are
+   * closed at that moment. */
+  expiresAt?: number;
 }
 
 export interface TokenRequest {
@@ -61,7 +66,14 @@ export function principalFromToken(token: string, key: Uint8Array): Principal | 
   if (!parsed.success) return null;
   const c = parsed.data;
   if (c.role === "skynode" && c.tel?.length !== 1) return null;
-  return { sub: c.sub, role: c.role, telescopes: c.tel ? new Set(c.tel) : null, ...(c.acv !== undefined ? { account: { version: c.acv } } : {}) };
+  return {
+    sub: c.sub,
+    role: c.role,
+    telescopes: c.tel ? new Set(c.tel) : null,
+    ...(c.acv !== undefined ? { account: { version: c.acv } } : {}),
+    ...(c.jti !== undefined ? { tokenId: c.jti } : {}),
+    ...(c.exp !== undefined ? { expiresAt: c.exp * 1000 } : {}),
+  };
 }
 
 export function reachesTelescope(p: Principal, telescopeUid: string): boolean {

@@ -68,12 +68,40 @@ export const ConfigSchema = z.strictObject({
       max_frame_bytes: z.int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
       /** Bytes per `direct_response_chunk` sent to clients. A socket holds at most a few chunks in memory. */
       direct_chunk_bytes: z.int().min(4096).max(16 * 1024 * 1024).default(1024 * 1024),
+      /** Deepest nesting of arrays and objects an inbound JSON frame may have; deeper frames are answered `invalid`. */
+      max_json_depth: z.int().min(8).max(1024).default(64),
+      /** Subscriptions one /v1/ws/stream or /v1/ws/commands connection may hold at once. */
+      max_subscriptions: z.int().min(1).max(100_000).default(64),
+      /** Direct requests one connection may have open (not yet finished) at once. */
+      max_open_direct_requests: z.int().min(1).max(10_000).default(16),
+      /** Inbound frames per second one connection may send (a burst of as many is allowed); beyond it frames are
+       * refused, and a connection that keeps flooding is closed (1008). SkyNode connections are not limited. */
+      max_frames_per_s: z.int().min(1).max(1_000_000).default(500),
     })
     .prefault({}),
   store: z
     .strictObject({
       /** How long a write waits for a lock held by another process before failing with `internal`. */
       busy_timeout_ms: z.int().min(0).max(60_000).default(5000),
+      /** Below this much free space on the data dir's filesystem new exposures are refused (`conflict`). */
+      min_free_mb: z.number().min(0).max(1_000_000).default(500),
+      /** Journal entries (commands, results, lease events) older than this are deleted; 0 keeps them forever. */
+      journal_keep_days: z.number().min(0).max(36_500).default(90),
+    })
+    .prefault({}),
+  images: z
+    .strictObject({
+      /** Images older than this are deleted (file and index row together), oldest first; 0 keeps them forever. */
+      keep_days: z.number().min(0).max(36_500).default(0),
+      /** Past this many GB of stored images the oldest are deleted; 0 sets no cap (the free-space check still
+       * refuses new exposures below [store] min_free_mb). */
+      max_total_gb: z.number().min(0).max(1_000_000).default(0),
+    })
+    .prefault({}),
+  automation: z
+    .strictObject({
+      /** Unfinished tasks (queued, running or paused) the queue may hold; adding more is refused (`conflict`). */
+      max_queued_tasks: z.int().min(1).max(100_000).default(1000),
     })
     .prefault({}),
   site: z

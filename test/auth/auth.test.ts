@@ -9,7 +9,13 @@ const key = new Uint8Array(32).fill(7);
 describe("tokens", () => {
   test("a signed token verifies; tampering, another key, or expiry fail", () => {
     const token = issueToken(key, { sub: "alice", role: "operator", ttlSec: 60 });
-    expect(principalFromToken(token, key)).toEqual({ sub: "alice", role: "operator", telescopes: null });
+    expect(principalFromToken(token, key)).toEqual({
+      sub: "alice",
+      role: "operator",
+      telescopes: null,
+      tokenId: expect.any(String),
+      expiresAt: expect.any(Number),
+    });
     const [h, b, s] = token.split(".");
     const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(b!, "base64url").toString()), role: "admin" })).toString("base64url");
     expect(principalFromToken(`${h}.${forged}.${s}`, key)).toBeNull();
