@@ -71,6 +71,14 @@ const MIGRATIONS: string[] = [
      revoked_at INTEGER
    ) WITHOUT ROWID;
    CREATE UNIQUE INDEX api_keys_live_name ON api_keys (name) WHERE revoked_at IS NULL;`,
+  // Sign-in sessions ended on the server (sign-out) before their token expires; rows past expires_at are pruned.
+  `CREATE TABLE revoked_tokens (
+     jti TEXT PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
+  // Retention deletes the oldest journal entries and images first.
+  `CREATE INDEX journal_ts ON journal (ts);
+   CREATE INDEX images_created ON images (created_at);`,
 ];
 
 const CHECKPOINT_INTERVAL_MS = 1000;
