@@ -16,11 +16,20 @@ const USAGE = `usage:
   skynode serve [--host H] [--port P] [--data DIR] [--config FILE] [--role appliance|hub] [--upstream URL]
                 (--upstream/SKYNODE_UPSTREAM_URL with SKYNODE_UPSTREAM_TOKEN: federate to a hub, as [upstream] does)
   skynode simulate [--mount PATH] [--focuser PATH] [--baud 115200] [--config FILE] [--trace]   (device simulators on ptys; needs socat)
-  skynode token issue --sub NAME --role viewer|operator|owner|skynode|admin [--telescope UID]... [--ttl 1h] [--data DIR]
+  skynode token issue --sub NAME --role viewer|operator|owner|skynode|admin [--telescope UID]... [--ttl 30d|8h|never] [--data DIR]
+                (lifetime 30 days unless --ttl says otherwise; --ttl never issues a token that never expires)
   skynode apikey issue --name NAME [--data DIR]      (prints a new machine API key; only its hash is kept)
   skynode apikey add --name NAME [--data DIR]        (installs the key read from stdin, e.g. on another hub instance)
   skynode apikey list [--data DIR]                   (one JSON object per key: id, name, created_at, revoked_at)
   skynode apikey revoke ID|NAME [--data DIR]`;
+
+/** A token from `token issue` is not a session: nothing ends it but its expiry (or a new signing key). */
+const DEFAULT_TOKEN_TTL = "30d";
+const NEVER_EXPIRES_WARNING = [
+  "WARNING: this token NEVER EXPIRES (--ttl never).",
+  "WARNING: anyone who copies it keeps its access until the data dir's signing.key is replaced, which invalidates every token.",
+  "WARNING: prefer a lifetime (--ttl 30d) and issue a new token when it runs out.",
+].join("\n");
 
 function fail(message: string): never {
   console.error(message);
@@ -140,13 +149,13 @@ async function main(argv: string[]): Promise<void> {
     if (!values.sub) fail("token issue needs --sub NAME");
     const role = Role.safeParse(values.role);
     if (!role.success) fail(`token issue needs --role ${Role.options.join("|")}`);
+    const ttlSec = values.ttl === "never" ? undefined : parseTtl(values.ttl ?? DEFAULT_TOKEN_TTL);
     const key = loadSigningKey(values.data ?? env.SKYNODE_DATA ?? "./data");
-    const token = issueToken(key, {
-      sub: values.sub,
-      role: role.data,
-      telescopes: values.telescope,
-      ttlSec: values.ttl ? parseTtl(values.ttl) : undefined,
-    });
+    const token = issueToken(key, { sub: values.sub, role: role.data, telescopes: values.telescope, ttlSec });
+    if (ttlSec === undefined) {
+      // On stderr, so `TOKEN=$(skynode token issue …)` still captures the token alone.
+      console.error(NEVER_EXPIRES_WARNING);
+    }
     console.log(token);
     return;
   }

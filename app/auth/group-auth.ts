@@ -1,4 +1,5 @@
 import { principalFromToken, type Principal } from "./principal";
+import { SESSION_ENDED_REASON } from "./request-auth";
 
 export type GroupAuthOutcome =
   | { ok: true; principal: Principal; apiKeyId: string; account: string }
@@ -28,7 +29,7 @@ export function authenticateGroupRequest(request: Request, opts: GroupAuthOption
   const principal = principalFromToken(jwt, opts.signingKey);
   if (!principal) return { ok: false, status: 401, reason: "invalid or expired jwt" };
   if (principal.account && !opts.sessionValid(principal)) {
-    return { ok: false, status: 401, reason: "this session has ended (the account was changed or removed): sign in again" };
+    return { ok: false, status: 401, reason: SESSION_ENDED_REASON };
   }
   const account = q.get("x_account_id") ?? request.headers.get("x-account-id") ?? principal.sub;
   if (account !== principal.sub && principal.role !== "admin") {

@@ -47,6 +47,8 @@ export function issueToken(key: Uint8Array, req: TokenRequest, nowSec = Math.flo
     throw new Error("a skynode token names exactly one telescope (--telescope UID)");
   }
   for (const uid of req.telescopes ?? []) Uid.parse(uid);
+  // A zero or negative lifetime would silently mean "no exp" below: a token that never expires must be asked for.
+  if (req.ttlSec !== undefined && !(req.ttlSec > 0)) throw new Error(`a token's lifetime must be positive, not ${req.ttlSec} s`);
   const claims = TokenClaims.parse({
     sub: req.sub,
     role: req.role,
@@ -80,10 +82,12 @@ export function reachesTelescope(p: Principal, telescopeUid: string): boolean {
   return p.telescopes === null || p.telescopes.has(telescopeUid);
 }
 
-/** `1h`, `30m`, `7d`, `45s` or plain seconds. */
+/** `1h`, `30m`, `7d`, `45s` or plain seconds; positive (a zero lifetime is not "forever"). */
 export function parseTtl(text: string): number {
   const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
   if (!m) throw new Error(`bad ttl "${text}": use e.g. 30m, 1h, 7d`);
   const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "" | "s" | "m" | "h" | "d"];
-  return Number(m[1]) * unit;
+  const seconds = Number(m[1]) * unit;
+  if (seconds <= 0) throw new Error(`bad ttl "${text}": it must be at least 1 s`);
+  return seconds;
 }

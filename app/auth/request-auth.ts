@@ -2,6 +2,8 @@ import { principalFromToken, type Principal } from "./principal";
 
 export const SESSION_COOKIE = "skynet_session";
 
+export const SESSION_ENDED_REASON = "this session has ended (signed out, or the account was changed or removed): sign in again";
+
 /** Authenticates a request (the server binds its key, allowed origins and session check once). */
 export type Authenticate = (request: Request) => AuthOutcome;
 
@@ -21,7 +23,7 @@ export function authenticateRequest(
 ): AuthOutcome {
   const outcome = credentials(request, key, allowedOrigins);
   if (outcome.ok && outcome.principal.account && !sessionValid(outcome.principal)) {
-    return { ok: false, status: 401, reason: "this session has ended (the account was changed or removed): sign in again" };
+    return { ok: false, status: 401, reason: SESSION_ENDED_REASON };
   }
   return outcome;
 }
@@ -37,6 +39,8 @@ function credentials(request: Request, key: Uint8Array, allowedOrigins: readonly
     return fromToken(m[1]!, key, "header");
   }
   const cookie = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+  // Not a credential at all (a browser keeps whatever a page once set): refused like a bad token, never a crash.
+  if (cookie === MALFORMED) return { ok: false, status: 401, reason: `the ${SESSION_COOKIE} cookie is malformed: sign in again` };
   if (cookie) {
     const origin = request.headers.get("origin");
     // An <img> or a link fetches with no Origin header; such a plain read is safe to take on the cookie alone (the
@@ -55,6 +59,17 @@ function fromToken(token: string, key: Uint8Array, via: "query" | "header" | "co
   return principal ? { ok: true, principal, via } : { ok: false, status: 401, reason: "invalid or expired token" };
 }
 
+/** The token a request presents, by the same precedence as authentication (query, header, cookie), without
+ * checking it or the Origin: what a sign-out ends. */
+export function presentedToken(request: Request): string | null {
+  const query = new URL(request.url).searchParams.get("token");
+  if (query) return query;
+  const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "");
+  if (bearer) return bearer[1]!;
+  const cookie = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+  return typeof cookie === "string" && cookie ? cookie : null;
+}
+
 export function originAllowed(origin: string, host: string | null, allowed: readonly string[]): boolean {
   let parsed: URL;
   try {
@@ -66,11 +81,21 @@ export function originAllowed(origin: string, host: string | null, allowed: read
   return allowed.some((a) => new URL(a).origin === parsed.origin);
 }
 
-export function readCookie(header: string | null, name: string): string | null {
+/** What readCookie gives for a cookie whose value is not valid percent-encoding. */
+export const MALFORMED: unique symbol = Symbol("malformed cookie");
+
+/** The named cookie's value, percent-decoded; MALFORMED when it cannot be decoded. */
+export function readCookie(header: string | null, name: string): string | typeof MALFORMED | null {
   if (!header) return null;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return MALFORMED;
+      }
+    }
   }
   return null;
 }

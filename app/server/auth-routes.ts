@@ -1,8 +1,9 @@
 import { Elysia } from "elysia";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { issueToken, Role, type Principal } from "../auth/principal";
-import { originAllowed, SESSION_COOKIE, type Authenticate } from "../auth/request-auth";
+import { AttemptLimiter, type Attempt } from "../auth/attempt-limiter";
+import { issueToken, principalFromToken, Role, type Principal } from "../auth/principal";
+import { originAllowed, presentedToken, SESSION_COOKIE, type Authenticate } from "../auth/request-auth";
 import type { SetupCode } from "../auth/setup-code";
 import { Uid } from "../protocol";
 import type { User, UserStore } from "../store/users";
@@ -17,6 +18,8 @@ export interface AuthRoutesOptions {
   log: Logger;
   /** An account was changed or removed: its sign-in sessions have ended; close what they hold open. */
   sessionsEnded: (name: string) => void;
+  /** One session was signed out (its token id is revoked by then): close the sockets it holds open. */
+  sessionRevoked: (tokenId: string) => void;
   /** How long a sign-in lasts. */
   sessionTtlSec?: number;
 }
@@ -30,7 +33,8 @@ const NewUser = z.strictObject({ name: Name, role: Role, password: Password, tel
 const ChangeUser = z.strictObject({ role: Role.optional(), password: Password.optional(), telescopes: Telescopes.optional() });
 const ChangePassword = z.strictObject({ current_password: z.string().min(1).max(256), new_password: Password });
 
-/** Failed sign-ins per name before it is locked for LOCK_MS: slows password guessing to a crawl. */
+/** Failed sign-ins per name before it is locked for LOCK_MS: slows password guessing to a crawl (the exact rule,
+ * parallel attempts included, is AttemptLimiter's). */
 const MAX_FAILURES = 5;
 const LOCK_MS = 30_000;
 /** The setup form's attempts are counted under a key no account name can take. */
@@ -42,7 +46,7 @@ const SETUP_KEY = "\u0000setup";
 export function authRoutes(opts: AuthRoutesOptions) {
   const { users, setup, log } = opts;
   const ttl = opts.sessionTtlSec ?? 12 * 3600;
-  const failures = new Map<string, { count: number; lockedUntil: number }>();
+  const limiter = new AttemptLimiter({ maxFailures: MAX_FAILURES, lockMs: LOCK_MS });
 
   /** A sign-in form posted from another site must not sign the browser in (login CSRF). */
   const sameOrigin = (request: Request) => {
@@ -61,19 +65,20 @@ export function authRoutes(opts: AuthRoutesOptions) {
   };
   const handled = (fn: Parameters<typeof handle>[0]) => handle(fn, (err) => void log.error({ err }, "account request failed"));
   const admins = () => users.list().filter((u) => u.role === "admin").length;
-  /** Refuses (429) while `key` (a name, or the setup form) is locked after MAX_FAILURES wrong tries. */
-  const guardAttempts = (key: string) => {
-    const f = failures.get(key);
-    if (f && f.lockedUntil > Date.now()) {
+  /** Runs one attempt on `key` (a name, or the setup form) with its place taken synchronously, before `check`'s
+   * first await; refuses (429) when the limiter has no place. `check` reports the verdict on the attempt; an
+   * exception without a verdict gives the place back. */
+  const attempt = async <T>(key: string, check: (a: Attempt) => Promise<T>): Promise<T> => {
+    const start = limiter.begin(key);
+    if (!start.ok) {
       const what = key === SETUP_KEY ? "wrong setup codes" : `failed sign-ins for ${key}`;
-      throw new HttpError(429, "forbidden", `too many ${what}: try again in ${Math.ceil((f.lockedUntil - Date.now()) / 1000)} s`);
+      throw new HttpError(429, "forbidden", `too many ${what}: try again in ${Math.ceil(start.retryInMs / 1000)} s`);
     }
-  };
-  const failed = (key: string) => {
-    // Names are the caller's choice: forget stale entries before the map can grow without bound.
-    if (failures.size > 10_000) for (const [k, f] of failures) if (f.lockedUntil < Date.now()) failures.delete(k);
-    const count = (failures.get(key)?.count ?? 0) + 1;
-    failures.set(key, { count: count >= MAX_FAILURES ? 0 : count, lockedUntil: count >= MAX_FAILURES ? Date.now() + LOCK_MS : 0 });
+    try {
+      return await check(start.attempt);
+    } finally {
+      start.attempt.abandoned();
+    }
   };
 
   return new Elysia()
@@ -84,17 +89,19 @@ export function authRoutes(opts: AuthRoutesOptions) {
         sameOrigin(request);
         const body = await parseBody(Setup, request);
         if (users.count() > 0) throw new HttpError(409, "conflict", "setup is done: sign in instead");
-        guardAttempts(SETUP_KEY);
-        if (!setup.matches(body.setup_code)) {
-          failed(SETUP_KEY);
-          throw new HttpError(403, "forbidden", "wrong setup code: it is printed when the appliance starts, and kept in its data dir (setup-code)");
-        }
-        if (!(await users.create({ name: body.name, role: "admin", telescopes: null, password: body.password }, true))) {
-          throw new HttpError(409, "conflict", "setup is done: sign in instead");
-        }
-        setup.consume();
-        log.info({ name: body.name }, "first admin account created");
-        return session(request, users.get(body.name)!, 201);
+        return attempt(SETUP_KEY, async (a) => {
+          if (!setup.matches(body.setup_code)) {
+            a.failed();
+            throw new HttpError(403, "forbidden", "wrong setup code: it is printed when the appliance starts, and kept in its data dir (setup-code)");
+          }
+          a.succeeded();
+          if (!(await users.create({ name: body.name, role: "admin", telescopes: null, password: body.password }, true))) {
+            throw new HttpError(409, "conflict", "setup is done: sign in instead");
+          }
+          setup.consume();
+          log.info({ name: body.name }, "first admin account created");
+          return session(request, users.get(body.name)!, 201);
+        });
       }),
     )
     .post(
@@ -102,20 +109,34 @@ export function authRoutes(opts: AuthRoutesOptions) {
       handled(async (request) => {
         sameOrigin(request);
         const body = await parseBody(Login, request);
-        guardAttempts(body.name);
-        const user = await users.verify(body.name, body.password);
-        if (!user) {
-          failed(body.name);
-          log.warn({ name: body.name }, "failed sign-in");
-          throw new HttpError(401, "forbidden", "wrong name or password");
-        }
-        failures.delete(body.name);
-        return session(request, user, 200);
+        return attempt(body.name, async (a) => {
+          const user = await users.verify(body.name, body.password);
+          if (!user) {
+            a.failed();
+            log.warn({ name: body.name }, "failed sign-in");
+            throw new HttpError(401, "forbidden", "wrong name or password");
+          }
+          a.succeeded();
+          return session(request, user, 200);
+        });
       }),
     )
     .post(
       "/v1/auth/logout",
-      handled(() => json(204, null, { "set-cookie": `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` })),
+      handled((request) => {
+        // Ends the session on the server, not only in this browser: a copied cookie is refused from now on. The
+        // Origin is not asked for: ending a session is what a forger would least want, and the cookie is Strict.
+        const token = presentedToken(request);
+        const p = token ? principalFromToken(token, opts.signingKey) : null;
+        if (p?.account && p.tokenId) {
+          users.revokeSession(p);
+          log.info({ name: p.sub }, "signed out");
+          // The revocation above is what counts (every authentication consults it); closing the open sockets only
+          // makes it immediate, so an embedder that has not wired this yet still gets a correct sign-out.
+          opts.sessionRevoked?.(p.tokenId);
+        }
+        return json(204, null, { "set-cookie": `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` });
+      }),
     )
     .get(
       "/v1/auth/me",
@@ -129,11 +150,18 @@ export function authRoutes(opts: AuthRoutesOptions) {
       handled(async (request) => {
         const p = principal(request);
         const body = await parseBody(ChangePassword, request);
-        if (!(await users.verify(p.sub, body.current_password))) throw new HttpError(403, "forbidden", "the current password is wrong");
-        const user = (await users.update(p.sub, { password: body.new_password }))!;
-        // Every other session of the account ends with the old password; this one goes on with a fresh cookie.
-        opts.sessionsEnded(p.sub);
-        return session(request, user, 200);
+        // The current password is guessed against the same limit as a sign-in: a stolen session is no oracle.
+        return attempt(p.sub, async (a) => {
+          if (!(await users.verify(p.sub, body.current_password))) {
+            a.failed();
+            throw new HttpError(403, "forbidden", "the current password is wrong");
+          }
+          a.succeeded();
+          const user = (await users.update(p.sub, { password: body.new_password }))!;
+          // Every other session of the account ends with the old password; this one goes on with a fresh cookie.
+          opts.sessionsEnded(p.sub);
+          return session(request, user, 200);
+        });
       }),
     )
     .get("/v1/users", handled((request) => (principal(request, true), json(200, { users: users.list().map(publicUser) }))))

@@ -1,5 +1,6 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { Role } from "../auth/principal";
+import { RevokedTokens } from "./revoked-tokens";
 
 export interface User {
   name: string;
@@ -19,8 +20,10 @@ export class UserStore {
   private readonly listStmt: Statement;
   private readonly insertStmt: Statement;
   private readonly deleteStmt: Statement;
+  private readonly revoked: RevokedTokens;
 
   constructor(private readonly db: Database) {
+    this.revoked = new RevokedTokens(db);
     this.countStmt = db.query("SELECT count(*) AS n FROM users");
     this.getStmt = db.query("SELECT * FROM users WHERE name = ?1");
     this.listStmt = db.query("SELECT * FROM users ORDER BY name");
@@ -69,10 +72,17 @@ export class UserStore {
     return this.deleteStmt.run(name).changes > 0;
   }
 
-  /** A sign-in session of `p` is still good: its account exists and has not changed since (role, telescopes and
-   * password changes all bump updated_at, the version the session carries). */
-  sessionValid(p: { sub: string; account?: { version: number } }): boolean {
-    return p.account !== undefined && this.get(p.sub)?.updated_at === p.account.version;
+  /** A sign-in session of `p` is still good: it was not signed out, and its account exists and has not changed
+   * since (role, telescopes and password changes all bump updated_at, the version the session carries). A session
+   * token without an id cannot be signed out, so it is not taken. */
+  sessionValid(p: { sub: string; account?: { version: number }; tokenId?: string }): boolean {
+    if (p.account === undefined || p.tokenId === undefined || this.revoked.isRevoked(p.tokenId)) return false;
+    return this.get(p.sub)?.updated_at === p.account.version;
+  }
+
+  /** Signs a session out on the server: its token is refused from now on, wherever it is presented. */
+  revokeSession(p: { tokenId?: string; expiresAt?: number }): void {
+    if (p.tokenId !== undefined) this.revoked.revoke(p.tokenId, p.expiresAt ?? Number.MAX_SAFE_INTEGER);
   }
 
   /** The account if `password` is its password. A missing account costs a hash verification too, so that timing
