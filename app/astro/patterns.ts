@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { MountTrack } from "../protocol/commands";
+import { rasterGrid, type MountTrack } from "../protocol/commands";
 
 /** Offset patterns a mount superimposes on tracking (mount.track's `offset_pattern`): pure functions of time.
  *
@@ -57,11 +57,6 @@ export function offsetAt(pattern: OffsetPattern, t_s: number): Offset {
 function positiveMod(x: number, m: number): number {
   const r = x % m;
   return r < 0 ? r + m : r;
-}
-
-function rasterGrid(p: RasterPattern): { nx: number; ny: number } {
-  // The epsilon keeps width = n·step from losing its last column to rounding (0.3 / 0.1 = 2.9999999999999996).
-  return { nx: Math.floor(p.width_arcsec / p.step_arcsec + 1e-9) + 1, ny: Math.floor(p.height_arcsec / p.step_arcsec + 1e-9) + 1 };
 }
 
 function rasterAt(p: RasterPattern, t: number): Offset {

@@ -17,13 +17,15 @@ export class LeaseKeeper {
     return l && l.state === "active" && Date.parse(l.expires_at) > Date.now() ? l : null;
   }
 
-  grant(holder: string, duration_s: number, purpose: string | undefined): LeaseState {
+  /** A new lease; `acquiredAtMs` (default now) is when its life began, which renewals are capped from. */
+  grant(holder: string, duration_s: number, purpose: string | undefined, acquiredAtMs = Date.now()): LeaseState {
     const lease: LeaseState = {
       state: "active",
       lease_id: `lease-${crypto.randomUUID()}`,
       holder,
       ...(purpose !== undefined ? { purpose } : {}),
       expires_at: new Date(Date.now() + duration_s * 1000).toISOString(),
+      acquired_at: new Date(acquiredAtMs).toISOString(),
     };
     this.set(lease);
     return lease;
@@ -40,12 +42,15 @@ export class LeaseKeeper {
     if (l) this.set({ ...l, state });
   }
 
-  /** The hub's word (from the lease stream): newer states of the same lease, or a lease this node forgot. */
+  /** The hub's word (from the lease stream): newer states of the same lease, or a lease this node forgot (after a
+   * restart: its acquisition time comes back with it, so max_lease_s still counts from the real start). */
   observe(lease: LeaseState): void {
-    const mine = this.lease;
-    if (mine && mine.lease_id === lease.lease_id && mine.state !== "active" && lease.state === "active") return;
-    if (mine && mine.lease_id === lease.lease_id && mine.state === lease.state && mine.expires_at === lease.expires_at) return;
-    this.set(lease);
+    const mine = this.lease?.lease_id === lease.lease_id ? this.lease : null;
+    if (mine && mine.state !== "active" && lease.state === "active") return;
+    // A report without the acquisition time (an older hub) must not make this node forget it.
+    const heard = mine?.acquired_at !== undefined && lease.acquired_at === undefined ? { ...lease, acquired_at: mine.acquired_at } : lease;
+    if (mine && mine.state === heard.state && mine.expires_at === heard.expires_at && mine.acquired_at === heard.acquired_at) return;
+    this.set(heard);
   }
 
   stop(): void {

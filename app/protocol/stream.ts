@@ -77,6 +77,9 @@ export const LeaseState = z.object({
   holder: z.string(),
   purpose: z.string().optional(),
   expires_at: z.iso.datetime({ offset: true }),
+  /** When the lease was first granted: `max_lease_s` bounds its whole life from here, renewals included. Absent in
+   * leases recorded before it was kept. */
+  acquired_at: z.iso.datetime({ offset: true }).optional(),
 });
 export type LeaseState = z.infer<typeof LeaseState>;
 

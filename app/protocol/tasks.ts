@@ -5,15 +5,23 @@ import { ClientId, TargetPosition } from "./primitives";
  * queue in order whenever no manual lease is held and the constraints are satisfied. */
 export const ExposurePlanStep = z.strictObject({
   filter_id: ClientId,
-  duration_s: z.number().finite().positive().max(86400),
+  duration_s: z.number().finite().min(0.001).max(86400),
   count: z.int().min(1).max(1000),
   binning: z.int().min(1).max(16).default(1),
 });
 
+/** Frames one task may plan in all: a task is a night's work, not an unbounded loop. */
+export const MAX_TASK_FRAMES = 10_000;
+
 export const TaskSpec = z.strictObject({
   name: z.string().min(1).max(200).optional(),
   target: TargetPosition,
-  exposures: z.array(ExposurePlanStep).min(1).max(100),
+  exposures: z
+    .array(ExposurePlanStep)
+    .min(1)
+    .max(100)
+    .refine((steps) => steps.reduce((n, s) => n + s.count, 0) <= MAX_TASK_FRAMES, `a task plans at most ${MAX_TASK_FRAMES} frames in all (the sum of the counts)`)
+    .describe(`The sum of the counts is at most ${MAX_TASK_FRAMES}.`),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 
