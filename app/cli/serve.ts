@@ -17,6 +17,11 @@ import { ApiKeyStore } from "../store/api-keys";
 import { LogTopic } from "../topics/log-topic";
 import { telemetryTopics } from "../topics/telemetry-topics";
 import { TopicHub } from "../topics/topic-hub";
+import { MemoryClientOwners, RedisClientOwners } from "../groups/client-owners";
+import { ConnectionRegistry } from "../ws/registry";
+import { EventLoopLag } from "../server/event-loop-lag";
+import { safeState } from "../node/safe-state";
+import { installFaultGuard } from "./fault-guard";
 
 const DEVICES_READY_WAIT_MS = 5000;
 
@@ -51,7 +56,10 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
   const log = createLogger(undefined, logTopic);
   const db = openDatabase(opts.dataDir, opts.config.store.busy_timeout_ms);
   const journal = new Journal(db);
-  const maxFrameBytes = opts.config.server.max_frame_bytes;
+  const sc = opts.config.server;
+  const limits = { maxFrameBytes: sc.max_frame_bytes, maxJsonDepth: sc.max_json_depth, framesPerSecond: sc.max_frames_per_s };
+  const registry = new ConnectionRegistry();
+  const lag = new EventLoopLag();
   if (opts.config.backplane && opts.role !== "hub") {
     throw new Error("[backplane] is for --role hub (several hub instances sharing Redis); the appliance is one process and needs none");
   }
@@ -64,21 +72,29 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
         log,
       })
     : undefined;
-  const hub = new Hub({ journal, log, maxFrameBytes, directChunkBytes: opts.config.server.direct_chunk_bytes, backplane });
+  const hub = new Hub({
+    journal,
+    log,
+    directChunkBytes: sc.direct_chunk_bytes,
+    maxSubscriptions: sc.max_subscriptions,
+    maxOpenDirectRequests: sc.max_open_direct_requests,
+    backplane,
+  });
   await hub.joinBackplane();
   // Topics (seed 003) and groups (seed 004): in process, or across the instances through Redis channels.
   const bus = bpConfig ? await (await import("../hub/redis-channel-bus")).RedisChannelBus.connect(bpConfig.redis_url, log) : null;
   const messaging = opts.config.messaging;
-  const topics = new TopicHub({ bus, maxSubscriptions: messaging.max_topic_subscriptions, maxFrameBytes, log });
+  const topics = new TopicHub({ bus, maxSubscriptions: messaging.max_topic_subscriptions, log });
   hub.stream.onEvent(telemetryTopics(topics));
   logTopic.attach(topics, { relay: bus !== null, instance: backplane?.instanceId });
   const presence = bus ? new (await import("../groups/redis-presence")).RedisPresence(bus.redis) : new MemoryPresence();
+  const owners = bus ? new RedisClientOwners(bus.redis) : new MemoryClientOwners();
   const apiKeys = new ApiKeyStore(db);
   const groups = new GroupHub({
     presence,
     bus,
+    owners,
     presenceTtlMs: messaging.presence_ttl_s * 1000,
-    maxFrameBytes,
     apiKeyLive: (id) => apiKeys.isLive(id),
     log,
   });
@@ -109,8 +125,10 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     log,
     signingKey,
     node,
-    allowedOrigins: opts.config.server.allowed_origins,
-    maxFrameBytes,
+    allowedOrigins: sc.allowed_origins,
+    limits,
+    registry,
+    lag,
     role: opts.role,
     telescopeUid: opts.role === "appliance" ? opts.config.telescope.uid : undefined,
   });
@@ -149,10 +167,10 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     node.reportUpstream({ ...federation.upstreamStatus });
     // The hub resends its open commands as soon as the link is up: the SkyNode should be there to take them.
     const started = federation;
-    void (async () => {
+    (async () => {
       for (let waited = 0; !node.attached && waited < DEVICES_READY_WAIT_MS; waited += 20) await Bun.sleep(20);
       started.start();
-    })();
+    })().catch((err: unknown) => log.error({ err }, "federation did not start"));
   }
   return {
     node,
@@ -174,20 +192,33 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
 /** `skynode serve`: starts the server and prints `listening on` once it listens; SIGTERM/SIGINT close it cleanly
  * and exit 0. */
 export async function serve(opts: ServeOptions): Promise<void> {
-  const started = startServer(opts);
+  let running: Running | undefined;
+  const early = createLogger();
+  // Before anything else: a fault while starting up is caught too.
+  installFaultGuard({
+    log: () => running?.log ?? early,
+    safeState: (reason) => (running?.node ? safeState(running.node.telescope, reason) : Promise.resolve()),
+    exit: (code) => process.exit(code),
+  });
+  const started = startServer(opts).then((r) => (running = r));
   let stopping = false;
   // Handlers go in before `listening on` is printed: whoever reads that line may SIGTERM at once.
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    const running = await started;
-    running.log.info({ signal }, "shutting down");
-    await running.stop();
-    running.log.flush();
+    const r = await started;
+    r.log.info({ signal }, "shutting down");
+    await r.stop();
+    r.log.flush();
     process.exit(0);
   };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  const onSignal = (signal: string) => () =>
+    shutdown(signal).catch((err: unknown) => {
+      (running?.log ?? early).error({ err, signal }, "clean shutdown failed");
+      process.exit(1);
+    });
+  process.on("SIGTERM", onSignal("SIGTERM"));
+  process.on("SIGINT", onSignal("SIGINT"));
   const { server, log, setupCode } = await started;
   log.info({ host: server.hostname, port: server.port, role: opts.role, data: opts.dataDir }, "listening");
   console.log(`listening on http://${server.hostname}:${server.port}`);

@@ -1,16 +1,22 @@
 import type { Logger } from "pino";
 import type { Principal } from "../auth/principal";
 import type { ChannelBus } from "../hub/channel-bus";
-import { invalidFrame, oversize } from "../hub/invalid-frame";
+import type { Endpoint } from "../ws/endpoint";
+import { KEY_REVOKED } from "../ws/registry";
+import type { WsSocket } from "../ws/socket";
+import type { ClientOwners } from "./client-owners";
 import { GroupInbound, type ErrorCode, type GroupMessage } from "../protocol";
 import type { PresenceEntry, PresenceStore } from "./presence";
 
-/** The part of Bun's ServerWebSocket a group connection uses. */
-export interface GroupSocket {
-  sendText(data: string): number;
-  subscribe(topic: string): void;
-  unsubscribe(topic: string): void;
-  close(code?: number, reason?: string): void;
+/** The part of the socket a group connection uses. */
+export type GroupSocket = Pick<WsSocket, "sendText" | "subscribe" | "unsubscribe" | "close">;
+
+/** What the /v3 upgrade accepted besides the principal: the path's ids, the account context and the key. */
+export interface GroupUpgrade {
+  group: string;
+  client: string;
+  account: string;
+  apiKeyId: string;
 }
 
 /** One `/v3/ws/group/{group_id}/client/{client_id}` connection. */
@@ -34,15 +40,15 @@ export interface GroupHubOptions {
   presence: PresenceStore;
   /** Other hub instances (hub role with Redis); null in one process. */
   bus: ChannelBus | null;
+  /** Which account each client id belongs to. */
+  owners: ClientOwners;
   presenceTtlMs: number;
-  maxFrameBytes: number;
   /** Is this API key still live? Checked at each heartbeat (a key revoked by another process). */
   apiKeyLive: (id: string) => boolean;
   log: Logger;
 }
 
 export const REPLACED_CLOSE = { code: 4001, reason: "replaced by a newer connection with this client_id" } as const;
-export const REVOKED_CLOSE = { code: 4003, reason: "the api_key of this connection was revoked" } as const;
 
 const localGroup = (group: string) => `v3:g:${group}`;
 const LOCAL_ALL = "v3:all";
@@ -100,9 +106,9 @@ export class GroupHub {
       this.clientHandlers.set(conn.client, handler);
       joined.push(bus.join(busClient(conn.client), handler));
       const claim: Claim = { claim: { since: conn.since, group: conn.group, instance: this.instance } };
-      void bus.publish(busClient(conn.client), JSON.stringify(claim)).catch((err) => this.busFailed(err));
+      bus.publish(busClient(conn.client), JSON.stringify(claim)).catch(this.busFailed);
     }
-    void this.announceJoin(conn, Promise.all(joined));
+    this.announceJoin(conn, Promise.all(joined)).catch(this.busFailed);
     return conn;
   }
 
@@ -119,35 +125,36 @@ export class GroupHub {
     // Replaced within its own group: the newer connection holds the presence entry now.
     if (conn.replacedInto === conn.group || !conn.present) return;
     conn.present = false;
-    void this.opts.presence.remove(conn.group, conn.client).catch((err) => this.busFailed(err));
-    void this.sendPresence(conn, "leave");
-  }
-
-  /** Closes the connections that use this API key (it was revoked). */
-  closeKey(apiKeyId: string): void {
-    for (const conn of [...this.clients.values()]) if (conn.apiKeyId === apiKeyId) conn.ws.close(REVOKED_CLOSE.code, REVOKED_CLOSE.reason);
+    this.opts.presence.remove(conn.group, conn.client).catch(this.busFailed);
+    this.sendPresence(conn, "leave").catch(this.busFailed);
   }
 
   async presenceOf(group: string): Promise<PresenceEntry[]> {
     return await this.opts.presence.list(group, Date.now());
   }
 
-  frame(conn: GroupConn, data: string | Buffer): void {
-    if (typeof data !== "string") return this.refuse(conn, "invalid", "binary frames are not accepted here: send JSON text frames");
-    const bytes = oversize(data, this.opts.maxFrameBytes);
-    if (bytes) return this.refuse(conn, "invalid", `frame of ${bytes} bytes exceeds the ${this.opts.maxFrameBytes}-byte limit`);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(data);
-    } catch {
-      return this.refuse(conn, "invalid", "frame is not valid JSON");
-    }
-    const parsed = GroupInbound.safeParse(raw);
-    if (!parsed.success) {
-      const { message, issues } = invalidFrame(parsed.error);
-      return this.refuse(conn, "invalid", message, issues);
-    }
-    const m = parsed.data;
+  /** `/v3/ws/group/{group_id}/client/{client_id}` over the shared frame pipeline (app/ws): validated messages only;
+   * errors come back as messages of the same schema (`cmd: "ERROR"`). */
+  readonly endpoint: Endpoint<GroupConn, GroupInbound> = {
+    name: "/v3/ws",
+    schema: GroupInbound,
+    open: (principal, ws, accepted) => {
+      const a = accepted as GroupUpgrade;
+      return this.open({ group: a.group, client: a.client, account: a.account, apiKeyId: a.apiKeyId, principal, ws });
+    },
+    handle: (conn, m) => this.handle(conn, m),
+    close: (conn) => this.close(conn),
+    error: (conn, r) => this.errorText(conn, r.code, r.message, (r.details as { issues?: unknown[] } | undefined)?.issues),
+    idOf: () => undefined,
+    label: (m) => `${m.msg_type}/${m.target}`,
+  };
+
+  /** May `account` use `client`? Its first account keeps it (the same account's newer connection still wins). */
+  async claimClient(client: string, account: string): Promise<boolean> {
+    return (await this.opts.owners.claim(client, account)) === account;
+  }
+
+  private handle(conn: GroupConn, m: GroupInbound): void {
     if (m.msg_type === "presence") return this.refuse(conn, "forbidden", "presence messages are sent by the server only");
     if (m.msg_type === "heartbeat") return this.heartbeat(conn, m);
     const text = JSON.stringify(this.message(conn, m));
@@ -157,12 +164,12 @@ export class GroupHub {
         return;
       case "group":
         this.publishText(localGroup(conn.group), text);
-        void this.toBus(busGroup(conn.group), text);
+        this.toBus(busGroup(conn.group), text).catch(this.busFailed);
         return;
       case "broadcast":
         if (conn.principal.role !== "admin") return this.refuse(conn, "forbidden", "only an admin may broadcast to every client");
         this.publishText(LOCAL_ALL, text);
-        void this.toBus(BUS_BROADCAST, text);
+        this.toBus(BUS_BROADCAST, text).catch(this.busFailed);
         return;
       case "direct":
         return this.direct(conn, m.to_id!, text);
@@ -178,8 +185,8 @@ export class GroupHub {
     for (const conn of conns) {
       conn.open = false;
       if (!conn.present) continue;
-      done.push(this.opts.presence.remove(conn.group, conn.client).catch((err) => this.busFailed(err)));
-      done.push(this.sendPresence(conn, "leave"));
+      done.push(this.opts.presence.remove(conn.group, conn.client).catch(this.busFailed));
+      done.push(this.sendPresence(conn, "leave").catch(this.busFailed));
     }
     await Promise.all(done);
     for (const conn of conns) conn.ws.close(1001, "the server is shutting down");
@@ -204,12 +211,13 @@ export class GroupHub {
   }
 
   private heartbeat(conn: GroupConn, m: GroupInbound): void {
-    if (!this.opts.apiKeyLive(conn.apiKeyId)) return conn.ws.close(REVOKED_CLOSE.code, REVOKED_CLOSE.reason);
+    if (!this.opts.apiKeyLive(conn.apiKeyId)) return conn.ws.close(KEY_REVOKED.code, KEY_REVOKED.reason);
+    this.opts.owners.refresh(conn.client, conn.account).catch(this.busFailed);
     conn.expiresAt = Date.now() + this.opts.presenceTtlMs;
-    void this.opts.presence.refresh(conn.group, conn.client, conn.expiresAt).catch((err) => this.busFailed(err));
+    this.opts.presence.refresh(conn.group, conn.client, conn.expiresAt).catch(this.busFailed);
     if (!conn.present) {
       conn.present = true;
-      void this.sendPresence(conn, "join");
+      this.sendPresence(conn, "join").catch(this.busFailed);
     }
     conn.ws.sendText(JSON.stringify(this.message(conn, { ...m, target: "echo" })));
   }
@@ -229,10 +237,13 @@ export class GroupHub {
     };
   }
 
-  private refuse(conn: GroupConn, code: ErrorCode, message: string, issues?: unknown[]): void {
-    if (!conn.open) return;
+  private refuse(conn: GroupConn, code: ErrorCode, message: string): void {
+    if (conn.open) conn.ws.sendText(this.errorText(conn, code, message));
+  }
+
+  private errorText(conn: GroupConn, code: ErrorCode, message: string, issues?: unknown[]): string {
     const payload = issues ? { code, issues } : { code };
-    conn.ws.sendText(JSON.stringify(this.message(conn, { msg_type: "msg", target: "echo", cmd: "ERROR", msg: message, payload })));
+    return JSON.stringify(this.message(conn, { msg_type: "msg", target: "echo", cmd: "ERROR", msg: message, payload }));
   }
 
   /** The newcomer's presence snapshot also tells it that it is reachable: it is sent once the other instances' messages
@@ -251,14 +262,14 @@ export class GroupHub {
       if (!conn.open) return;
       const snapshot = { msg_type: "presence", target: "direct", to_id: conn.client, payload: { event: "snapshot", clients } } as const;
       conn.ws.sendText(JSON.stringify(this.message(conn, snapshot)));
-      void this.sendPresence(conn, "join");
+      this.sendPresence(conn, "join").catch(this.busFailed);
     } catch (err) {
       this.busFailed(err);
       if (conn.open) conn.ws.close(1011, "could not reach the other hub instances: connect again");
     }
   }
 
-  private sendPresence(conn: GroupConn, event: "join" | "leave" | "expire"): Promise<void> {
+  private sendPresence(conn: GroupConn, event: "join" | "leave" | "expire"): Promise<unknown> {
     const text = JSON.stringify(this.message(conn, { msg_type: "presence", target: "group", payload: { event, client_id: conn.client } }));
     this.publishText(localGroup(conn.group), text);
     return this.toBus(busGroup(conn.group), text);
@@ -309,16 +320,17 @@ export class GroupHub {
     for (const conn of this.clients.values()) {
       if (!conn.present || conn.expiresAt > now) continue;
       conn.present = false;
-      void this.opts.presence.remove(conn.group, conn.client).catch((err) => this.busFailed(err));
-      void this.sendPresence(conn, "expire");
+      this.opts.presence.remove(conn.group, conn.client).catch(this.busFailed);
+      this.sendPresence(conn, "expire").catch(this.busFailed);
     }
   }
 
-  private async toBus(channel: string, text: string): Promise<void> {
-    await this.opts.bus?.publish(channel, text).catch((err) => this.busFailed(err));
+  /** To the other instances (scaled out); the caller decides what a failure means. */
+  private toBus(channel: string, text: string): Promise<unknown> {
+    return this.opts.bus?.publish(channel, text) ?? Promise.resolve();
   }
 
-  private busFailed(err: unknown): void {
+  private readonly busFailed = (err: unknown): void => {
     this.opts.log.error({ err: (err as Error).message }, "group messaging: Redis failed");
-  }
+  };
 }

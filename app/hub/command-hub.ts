@@ -14,7 +14,7 @@ import { isOwner, requireCommandAuthority, requirePublisherFor, requireTelescope
 import { RequestError, sendAck, sendError, sendJson, type Conn } from "./connection";
 import type { Backplane, BackplaneEvent, RpcReply, RpcRequest, WirePrincipal } from "./backplane";
 import { DirectRelay } from "./direct-relay";
-import { eventRenderer, Fanout, type EventKey } from "./fanout";
+import { eventRenderer, Fanout, type EventKey, type Filter } from "./fanout";
 import { LeaseBook } from "./lease-book";
 
 /** The commands endpoint's messages past the lifecycle kinds (ping, pong, ack), which the hub answers itself. */
@@ -28,6 +28,17 @@ interface OpenCommand {
   record: CommandRecord;
   seq: number;
 }
+
+export interface CommandHubLimits {
+  /** Bytes per direct_response_chunk the hub streams itself. */
+  chunkBytes: number;
+  maxSubscriptions: number;
+  maxOpenDirectRequests: number;
+}
+
+/** Journal rows a `since_seq` replay reads and sends at a time; between pages it lets other work run, and waits for
+ * the socket to drain when the client reads slower than the journal is read. */
+const REPLAY_PAGE = 256;
 
 /** `/v1/ws/commands`: commands in from users, out to the telescope's SkyNode and to subscribers; results back;
  * cancel relayed; leases derived from lease results; direct requests routed. Everything is journalled first. */
@@ -45,16 +56,20 @@ export class CommandHub {
     publishText: (topic: string, text: string) => void,
     announceLease: (telescopeUid: string, seq: number, lease: LeaseState) => void,
     private readonly log: Logger,
-    directChunkBytes: number,
+    limits: CommandHubLimits,
     /** Other hub instances (scale-out), or null in a single process. */
     private readonly backplane: Backplane | null = null,
   ) {
-    this.fanout = new Fanout("commands", publishText);
+    this.fanout = new Fanout("commands", publishText, limits.maxSubscriptions);
     this.leases = new LeaseBook(journal, announceLease, log);
-    this.direct = new DirectRelay((uid) => this.skynodes.get(uid), directChunkBytes, log);
+    this.direct = new DirectRelay((uid) => this.skynodes.get(uid), limits.chunkBytes, log, limits.maxOpenDirectRequests);
     for (const e of journal.openCommands()) {
       this.open.set(key(e.telescope_uid, e.command_id!), { record: e.body as CommandRecord, seq: e.seq });
     }
+  }
+
+  stop(): void {
+    this.leases.stop();
   }
 
   /** A SkyNode connection takes over its telescope (the newest wins) and receives the commands still open. */
@@ -85,7 +100,7 @@ export class CommandHub {
     }
   }
 
-  handle(conn: Conn, msg: CommandsMessage): void {
+  handle(conn: Conn, msg: CommandsMessage): void | Promise<void> {
     switch (msg.kind) {
       case "subscribe_commands":
         return this.subscribe(conn, msg);
@@ -153,7 +168,7 @@ export class CommandHub {
   private route(conn: Conn, id: string, telescopeUid: string, req: RpcRequest): void {
     requireTelescope(conn.principal, telescopeUid);
     const bp = this.backplane!;
-    void (async () => {
+    (async () => {
       const owner = await bp.owner(telescopeUid);
       if (!owner) return sendError(conn, id, "not_found", `telescope ${telescopeUid} has no SkyNode connected`);
       const reply = await bp.call(owner, req);
@@ -173,19 +188,54 @@ export class CommandHub {
     this.backplane?.broadcast({ t: "commands", key, kind, body });
   }
 
-  private subscribe(conn: Conn, msg: Msg<"subscribe_commands">): void {
+  private subscribe(conn: Conn, msg: Msg<"subscribe_commands">): void | Promise<void> {
     const filter = scopedFilter(conn.principal, msg.filter);
     const streams = msg.streams ? new Set<string>(msg.streams) : null;
-    const replayFor = msg.since_seq === undefined ? [] : [...(filter.telescope_uid ?? this.journal.telescopes())];
-    const replay = replayFor.flatMap((uid) => this.journal.since(uid, msg.since_seq!));
-    this.fanout.subscribe(conn, msg.subscription_id, streams, filter);
+    if (msg.since_seq === undefined) {
+      this.fanout.subscribe(conn, msg.subscription_id, streams, filter);
+      return sendAck(conn, msg.id ?? msg.subscription_id);
+    }
+    this.fanout.checkQuota(conn, msg.subscription_id);
+    if (conn.replaying) throw new RequestError("conflict", "a since_seq replay is already running on this connection: subscribe again once it has finished");
+    const telescopes = [...(filter.telescope_uid ?? this.journal.telescopes())];
     sendAck(conn, msg.id ?? msg.subscription_id);
-    conn.ws.cork(() => {
-      for (const e of replay) {
-        if (e.kind === "lease" || (streams && !streams.has(e.kind))) continue;
-        sendJson(conn, replayEvent(msg.subscription_id, e));
+    return this.replay(conn, msg.subscription_id, streams, filter, telescopes, msg.since_seq);
+  }
+
+  /** Sends what the journal holds after `sinceSeq`, a page at a time, then goes live: the last page and the live
+   * subscription happen in one synchronous step, so no event is missed or sent twice. */
+  private async replay(conn: Conn, subscriptionId: string, streams: Set<string> | null, filter: Filter, telescopes: string[], sinceSeq: number): Promise<void> {
+    conn.replaying = true;
+    try {
+      const after = new Map(telescopes.map((uid) => [uid, sinceSeq]));
+      for (;;) {
+        if (!conn.open) return;
+        let more = false;
+        const page: JournalEntry[] = [];
+        for (const uid of telescopes) {
+          const rows = this.journal.since(uid, after.get(uid)!, REPLAY_PAGE);
+          if (rows.length > 0) after.set(uid, rows[rows.length - 1]!.seq);
+          if (rows.length === REPLAY_PAGE) more = true;
+          page.push(...rows);
+        }
+        let sent = 1;
+        conn.ws.cork(() => {
+          for (const e of page) {
+            if (e.kind === "lease" || (streams && !streams.has(e.kind))) continue;
+            if (conn.open) sent = conn.ws.sendText(JSON.stringify(replayEvent(subscriptionId, e)));
+          }
+        });
+        if (!more) {
+          if (conn.open) this.fanout.subscribe(conn, subscriptionId, streams, filter);
+          return;
+        }
+        // Backpressured (-1): wait until the client has read it; else let other connections' frames run first.
+        if (sent < 0) await new Promise<void>((resolve) => (conn.drainWaiters ??= []).push(resolve));
+        else await Bun.sleep(0);
       }
-    });
+    } finally {
+      conn.replaying = false;
+    }
   }
 
   /** Journals a command from `p` and hands it to the telescope's SkyNode; throws RequestError when refused. The

@@ -46,6 +46,8 @@ export class DirectRelay {
     private readonly skynodeOf: (telescopeUid: string) => Conn | undefined,
     private readonly chunkBytes: number,
     private readonly log: Logger,
+    /** Direct requests one connection may have open at once (answered in process or relayed). */
+    private readonly maxOpen = Infinity,
   ) {}
 
   /** The built-in SkyNode answers its telescope's requests in process: straight from its files to the socket. */
@@ -53,9 +55,20 @@ export class DirectRelay {
     this.local.set(telescopeUid, responder);
   }
 
-  request(requester: Conn, msg: Request): void {
+  request(requester: Conn, msg: Request): void | Promise<void> {
+    let open = requester.direct?.active ?? 0;
+    for (const r of this.routes.values()) if (r.requester === requester) open++;
+    if (open >= this.maxOpen) {
+      return sendJson(requester, {
+        kind: "direct_error",
+        request_id: msg.request_id,
+        code: "conflict",
+        message: `${this.maxOpen} direct requests are already open on this connection: wait for one to end`,
+        details: { max_open_direct_requests: this.maxOpen },
+      });
+    }
     const local = this.local.get(msg.telescope_uid);
-    if (local) return void local.serve(this.senderOf(requester), { ...msg, credit: undefined });
+    if (local) return local.serve(this.senderOf(requester), { ...msg, credit: undefined });
     const skynode = this.skynodeOf(msg.telescope_uid);
     if (!skynode) {
       return sendJson(requester, {

@@ -54,9 +54,22 @@ export class Fanout {
   constructor(
     private readonly endpoint: string,
     private readonly publishText: (topic: string, text: string) => void,
+    /** Subscriptions one connection may hold on this endpoint. */
+    private readonly maxPerConnection = Infinity,
   ) {}
 
+  /** Throws `invalid` when the connection already holds as many subscriptions as it may (a resubscription under an
+   * id it holds replaces that one and always passes). */
+  checkQuota(conn: Conn, subscriptionId: string): void {
+    if (conn.subscriptions.size >= this.maxPerConnection && !conn.subscriptions.has(subscriptionId)) {
+      throw new RequestError("invalid", `a connection may hold at most ${this.maxPerConnection} subscriptions here: unsubscribe one first`, {
+        max_subscriptions: this.maxPerConnection,
+      });
+    }
+  }
+
   subscribe(conn: Conn, subscriptionId: string, streams: ReadonlySet<string> | null, filter: Filter): Topic {
+    this.checkQuota(conn, subscriptionId);
     this.unsubscribe(conn, subscriptionId);
     const f = filter;
     const name = JSON.stringify([

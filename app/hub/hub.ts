@@ -2,42 +2,69 @@ import type { Logger } from "pino";
 import type { Principal } from "../auth/principal";
 import { CommandsInbound, StreamInbound } from "../protocol";
 import type { Journal } from "../store/journal";
+import type { Endpoint as WsEndpoint } from "../ws/endpoint";
 import type { Backplane } from "./backplane";
 import { CommandHub, type CommandsMessage } from "./command-hub";
-import { invalidFrame, oversize } from "./invalid-frame";
-import { createConn, RequestError, sendError, sendJson, type Conn, type Endpoint, type HubSocket } from "./connection";
+import { createConn, errorFrame, RequestError, sendJson, type Conn, type Endpoint, type HubSocket } from "./connection";
 import { StreamHub, type StreamMessage } from "./stream-hub";
 
 export interface HubOptions {
   journal: Journal;
   log: Logger;
-  /** Inbound frames larger than this are answered with `invalid` (DESIGN.md §3). */
-  maxFrameBytes: number;
   /** Bytes per direct_response_chunk the hub streams itself. */
   directChunkBytes: number;
+  /** Subscriptions one connection may hold, and direct requests it may have open. */
+  maxSubscriptions: number;
+  maxOpenDirectRequests: number;
   /** Hub role scaled out over several instances (redis-backplane.ts); absent in a single process. */
   backplane?: Backplane;
 }
 
-/** The mini-hub: owns the connections of both endpoints, parses and validates every inbound frame once, and
- * hands it to the endpoint's handler. A bad frame is answered with an `error`; it never closes the socket. */
+/** The mini-hub: the two /v1 endpoints (stream and commands) over the shared frame pipeline (app/ws), their
+ * connections, and the stream and command hubs their messages go to. */
 export class Hub {
   readonly stream: StreamHub;
   readonly commands: CommandHub;
   private readonly conns = new Set<Conn>();
   private publishText: (topic: string, text: string) => void = () => {};
+  /** `/v1/ws/stream`: subscriptions, and a SkyNode's publishes. */
+  readonly streamEndpoint: WsEndpoint<Conn, StreamInbound>;
+  /** `/v1/ws/commands`: commands, results, cancels and direct requests; a SkyNode's direct responses, whose base64
+   * chunks are relayed spliced (unparsed) and whose binary chunks come as binary frames. */
+  readonly commandsEndpoint: WsEndpoint<Conn, CommandsInbound>;
 
   constructor(private readonly opts: HubOptions) {
     const publish = (topic: string, text: string) => this.publishText(topic, text);
     const bp = opts.backplane ?? null;
-    this.stream = new StreamHub(publish, bp ? (e) => bp.broadcast(e) : null);
-    this.commands = new CommandHub(opts.journal, publish, (uid, seq, lease) => this.stream.publishLease(uid, seq, lease), opts.log, opts.directChunkBytes, bp);
+    this.stream = new StreamHub(publish, bp ? (e) => bp.broadcast(e) : null, opts.maxSubscriptions);
+    this.commands = new CommandHub(
+      opts.journal,
+      publish,
+      (uid, seq, lease) => this.stream.publishLease(uid, seq, lease),
+      opts.log,
+      { chunkBytes: opts.directChunkBytes, maxSubscriptions: opts.maxSubscriptions, maxOpenDirectRequests: opts.maxOpenDirectRequests },
+      bp,
+    );
     bp?.onEvent((e) => {
       if (e.t === "stream") this.stream.applyRemote(e);
       else if (e.t === "commands") this.commands.applyRemote(e);
       else this.commands.claimedElsewhere(e.uid);
     });
     bp?.onCall((req) => this.commands.answer(req));
+    this.streamEndpoint = this.endpoint("stream", StreamInbound, (conn, msg) => this.stream.handle(conn, msg as StreamMessage));
+    this.commandsEndpoint = {
+      ...this.endpoint("commands", CommandsInbound, (conn, msg) => this.commands.handle(conn, msg as CommandsMessage)),
+      binary: (conn, data) => {
+        if (!isSkynode(conn)) throw new RequestError("invalid", "binary frames are not accepted here: send JSON text frames");
+        this.commands.direct.binary(conn, data);
+      },
+      // false: not a chunk in the spliceable layout, parse it.
+      raw: (conn, text) => isSkynode(conn) && this.commands.direct.relayChunkText(conn, text),
+      drain: (conn) => {
+        this.commands.direct.drained(conn);
+        for (const w of conn.drainWaiters?.splice(0) ?? []) w();
+      },
+    };
   }
 
   /** Scaled out: take the other instances' latest snapshots, so this instance's first subscribers start from them. */
@@ -50,86 +77,54 @@ export class Hub {
     this.publishText = (topic, text) => void server.publish(topic, text);
   }
 
-  open(endpoint: Endpoint, principal: Principal, ws: HubSocket): Conn {
-    const conn = createConn(endpoint, principal, ws);
-    this.conns.add(conn);
-    if (endpoint === "commands") this.commands.attach(conn);
-    return conn;
-  }
-
-  close(conn: Conn): void {
-    if (!conn.open) return;
-    conn.open = false;
-    this.conns.delete(conn);
-    if (conn.endpoint === "stream") this.stream.close(conn);
-    else this.commands.close(conn);
-  }
-
-  /** The sign-in sessions of account `name` have ended (changed or removed): their sockets are closed. */
-  endSessions(name: string): void {
-    for (const conn of [...this.conns]) {
-      if (conn.principal.sub === name && conn.principal.account) conn.ws.close(4003, "this session has ended (the account was changed or removed): sign in again");
-    }
-  }
-
-    get connectionCount(): number {
+  get connectionCount(): number {
     return this.conns.size;
   }
 
-  /** The socket's send buffer drained. */
-  drain(conn: Conn): void {
-    if (conn.endpoint === "commands") this.commands.direct.drained(conn);
-  }
-
-  frame(conn: Conn, data: string | Buffer): void {
-    const max = this.opts.maxFrameBytes;
-    const fromSkynode = conn.endpoint === "commands" && conn.principal.role === "skynode";
-    if (typeof data !== "string") {
-      if (!fromSkynode) return sendError(conn, undefined, "invalid", "binary frames are not accepted here: send JSON text frames");
-      if (data.byteLength > max) return sendError(conn, undefined, "invalid", `frame of ${data.byteLength} bytes exceeds the ${max}-byte limit`);
-      return this.guard(conn, undefined, "binary", () => this.commands.direct.binary(conn, data));
-    }
-    const bytes = oversize(data, max);
-    if (bytes) return sendError(conn, undefined, "invalid", `frame of ${bytes} bytes exceeds the ${max}-byte limit`);
-    // false: not a chunk in the spliceable layout, parse it; undefined: refused (and answered) already.
-    if (fromSkynode && this.guard(conn, undefined, "direct_response_chunk", () => this.commands.direct.relayChunkText(conn, data)) !== false) return;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(data);
-    } catch {
-      return sendError(conn, undefined, "invalid", "frame is not valid JSON");
-    }
-    const id = requestIdOf(raw);
-    const parsed = (conn.endpoint === "stream" ? StreamInbound : CommandsInbound).safeParse(raw);
-    if (!parsed.success) {
-      const { message, issues } = invalidFrame(parsed.error);
-      return sendError(conn, id, "invalid", message, { issues });
-    }
-    const msg = parsed.data;
-    this.guard(conn, id, msg.kind, () => {
-      if (msg.kind === "ping") return sendJson(conn, { kind: "pong", id: msg.id });
-      if (msg.kind === "pong" || msg.kind === "ack") return;
-      if (conn.endpoint === "stream") this.stream.handle(conn, msg as StreamMessage);
-      else this.commands.handle(conn, msg as CommandsMessage);
-    });
-  }
-
-  /** Runs a handler; what it throws answers the request with `error` (its code, or `internal`). */
-  private guard<T>(conn: Conn, id: string | undefined, kind: string, handle: () => T): T | undefined {
-    try {
-      return handle();
-    } catch (err) {
-      if (err instanceof RequestError) return void sendError(conn, id, err.code, err.message, err.details);
-      this.opts.log.error({ err, conn: conn.id, kind }, "request failed");
-      sendError(conn, id, "internal", `internal error: ${(err as Error).message}`);
-    }
-  }
 
   async stop(): Promise<void> {
-    this.commands.leases.stop();
+    this.commands.stop();
     await this.opts.backplane?.stop();
   }
+
+  private endpoint<M extends { kind: string }>(
+    name: Endpoint,
+    schema: WsEndpoint<Conn, M>["schema"],
+    handle: (conn: Conn, msg: M) => void | Promise<unknown>,
+  ): WsEndpoint<Conn, M> {
+    return {
+      name: `/v1/ws/${name}`,
+      schema,
+      open: (principal: Principal, ws: HubSocket) => {
+        const conn = createConn(name, principal, ws);
+        this.conns.add(conn);
+        if (name === "commands") this.commands.attach(conn);
+        return conn;
+      },
+      handle: (conn, msg) => {
+        if (msg.kind === "ping") return sendJson(conn, { kind: "pong", id: (msg as { id?: string }).id });
+        if (msg.kind === "pong" || msg.kind === "ack") return;
+        return handle(conn, msg);
+      },
+      close: (conn) => {
+        if (!conn.open) return;
+        conn.open = false;
+        this.conns.delete(conn);
+        for (const w of conn.drainWaiters?.splice(0) ?? []) w();
+        if (conn.endpoint === "stream") this.stream.close(conn);
+        else this.commands.close(conn);
+      },
+      error: (_conn, r) => errorFrame(r.id, r.code, r.message, r.details),
+      idOf: requestIdOf,
+      label: (msg) => msg.kind,
+      drain: (conn) => {
+        for (const w of conn.drainWaiters?.splice(0) ?? []) w();
+      },
+    };
+  }
 }
+
+const isSkynode = (conn: Conn) => conn.endpoint === "commands" && conn.principal.role === "skynode";
 
 /** The id an answer echoes: the request's `id`, else the id the request is about (as acks do, DESIGN.md §3). */
 function requestIdOf(raw: unknown): string | undefined {

@@ -37,8 +37,9 @@ export class StreamHub {
     publishText: (topic: string, text: string) => void,
     /** Other hub instances (scale-out): every event is theirs to deliver too. */
     private readonly relay: ((event: BackplaneEvent) => void) | null = null,
+    maxSubscriptions = Infinity,
   ) {
-    this.fanout = new Fanout("stream", publishText);
+    this.fanout = new Fanout("stream", publishText, maxSubscriptions);
   }
 
   /** An event another hub instance published. */

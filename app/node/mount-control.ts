@@ -199,7 +199,7 @@ export class MountControl {
       this.steer();
     } catch (err) {
       this.log.error({ err: (err as Error).message }, "tracking stopped: the mount refused the tracking rate");
-      void this.stop().catch((e: Error) => this.log.error({ err: e.message }, "stopping the mount failed"));
+      this.stop().catch((e: Error) => this.log.error({ err: e.message }, "stopping the mount failed"));
     }
   }
 
@@ -213,7 +213,7 @@ export class MountControl {
     aim.ha = nearestTurn(aim.ha, this.mount.ra.status().position);
     if (Math.abs(aim.ha) > this.limits.ha_limit_deg - 0.01) {
       this.log.warn({ ha_deg: round(aim.ha) }, "tracking reached the hour-angle limit: stopping");
-      void this.stop();
+      this.stop().catch((e: Error) => this.log.error({ err: e.message }, "stopping the mount failed"));
       return;
     }
     const period = TRACK_PERIOD_MS / 1000;

@@ -1,20 +1,23 @@
 import { Elysia } from "elysia";
-import { authenticateRequest, type Authenticate, type AuthOutcome } from "../auth/request-auth";
-import { authenticateGroupRequest, type GroupAuthOutcome } from "../auth/group-auth";
+import { authenticateRequest, type Authenticate } from "../auth/request-auth";
+import { authenticateGroupRequest } from "../auth/group-auth";
 import type { Principal } from "../auth/principal";
-import type { GroupConn, GroupHub } from "../groups/group-hub";
-import type { Conn, Endpoint, HubSocket } from "../hub/connection";
+import type { GroupHub, GroupUpgrade } from "../groups/group-hub";
 import { PeerId } from "../protocol";
-import type { TopicConn, TopicHub } from "../topics/topic-hub";
+import type { TopicHub } from "../topics/topic-hub";
 import type { Hub } from "../hub/hub";
 import type { SkyNode } from "../node/skynode";
 import type { Logger } from "pino";
 import type { SetupCode } from "../auth/setup-code";
 import type { ApiKeyStore } from "../store/api-keys";
 import type { UserStore } from "../store/users";
+import { wsRoute, type Accepted, type Refusal } from "../ws/bun";
+import type { FrameLimits } from "../ws/pipeline";
+import type { ConnectionRegistry } from "../ws/registry";
 import { apiKeyRoutes } from "./apikey-routes";
 import { authRoutes } from "./auth-routes";
 import { catalogRoutes } from "./catalog-routes";
+import type { EventLoopLag } from "./event-loop-lag";
 // The web UI: Bun bundles the page, its TypeScript and CSS when the server starts (and into a compiled binary).
 import ui from "../ui/index.html";
 import { nodeRoutes } from "./node-routes";
@@ -29,7 +32,11 @@ export interface ServerOptions {
   apiKeys: ApiKeyStore;
   signingKey: Uint8Array;
   allowedOrigins: readonly string[];
-  maxFrameBytes: number;
+  /** What every WebSocket frame is held to (size, depth, rate). */
+  limits: FrameLimits;
+  /** Every open socket, under its account, token and key. */
+  registry: ConnectionRegistry;
+  lag: EventLoopLag;
   role: "appliance" | "hub";
   telescopeUid?: string;
   /** The appliance's own SkyNode (absent in hub role): adds its REST routes. */
@@ -44,42 +51,29 @@ export interface ServerOptions {
 const HARD_FRAME_CAP_FACTOR = 4;
 
 export function createApp(opts: ServerOptions) {
-  const { hub } = opts;
+  const { hub, registry } = opts;
   const started = Date.now();
   // Every entry authenticates the same way; sign-in sessions also need their account unchanged.
   const sessionValid = (p: Principal) => opts.users.sessionValid(p);
   const authenticate: Authenticate = (request) => authenticateRequest(request, opts.signingKey, opts.allowedOrigins, sessionValid);
   const groupAuth = (request: Request) => authenticateGroupRequest(request, { signingKey: opts.signingKey, verifyApiKey: (key) => opts.apiKeys.verify(key), sessionValid });
+  const route = { limits: opts.limits, registry, log: opts.log };
 
-  const endpoint = (name: Endpoint) =>
-    wsRoute<Conn>({
-      authenticate,
-      open: (outcome, ws) => hub.open(name, outcome.principal, ws),
-      frame: (conn, data) => hub.frame(conn, data),
-      drain: (conn) => hub.drain(conn),
-      close: (conn) => hub.close(conn),
-    });
-  const topicsRoute = wsRoute<TopicConn>({
-    authenticate,
-    open: (outcome, ws) => opts.topics.open(outcome.principal, ws),
-    frame: (conn, data) => opts.topics.frame(conn, data),
-    close: (conn) => opts.topics.close(conn),
-  });
-  const groupRoute = wsRoute<GroupConn, { group: string; client: string } & Extract<GroupAuthOutcome, { ok: true }>>({
-    authenticate: (request) => {
-      const ids = groupPath(new URL(request.url).pathname);
-      if (!ids.ok) return ids;
-      const outcome = groupAuth(request);
-      return outcome.ok ? { ...outcome, ...ids } : outcome;
-    },
-    open: (o, ws) => opts.groups.open({ group: o.group, client: o.client, principal: o.principal, account: o.account, apiKeyId: o.apiKeyId, ws }),
-    frame: (conn, data) => opts.groups.frame(conn, data),
-    close: (conn) => opts.groups.close(conn),
-  });
+  /** `/v3/ws/group/{g}/client/{c}`: the ids, both credentials, and the client id's account (409 for another's). */
+  const acceptGroup = async (request: Request): Promise<(Accepted & GroupUpgrade) | Refusal> => {
+    const ids = groupPath(new URL(request.url).pathname);
+    if (!ids.ok) return ids;
+    const outcome = groupAuth(request);
+    if (!outcome.ok) return outcome;
+    if (!(await opts.groups.claimClient(ids.client, outcome.account))) {
+      return { ok: false, status: 409, reason: `client_id ${ids.client} belongs to another account: choose another client_id` };
+    }
+    return { ok: true, principal: outcome.principal, apiKeyId: outcome.apiKeyId, account: outcome.account, group: ids.group, client: ids.client };
+  };
 
   return new Elysia({
     websocket: {
-      maxPayloadLength: opts.maxFrameBytes * HARD_FRAME_CAP_FACTOR,
+      maxPayloadLength: opts.limits.maxFrameBytes * HARD_FRAME_CAP_FACTOR,
       // Past this many bytes buffered for one socket, Bun drops further frames to it (README: slow consumers).
       backpressureLimit: 16 * 1024 * 1024,
       idleTimeout: 120,
@@ -91,13 +85,14 @@ export function createApp(opts: ServerOptions) {
       status: "ok",
       role: opts.role,
       telescope_uid: opts.telescopeUid,
-      connections: hub.connectionCount + opts.topics.connectionCount + opts.groups.connectionCount,
+      connections: registry.size,
       uptime_s: Math.round((Date.now() - started) / 1000),
+      event_loop_lag_ms: opts.lag.maxMs(),
     }))
-    .ws("/v1/ws/stream", endpoint("stream"))
-    .ws("/v1/ws/commands", endpoint("commands"))
-    .ws("/wss", topicsRoute)
-    .ws("/v3/ws/group/:group_id/client/:client_id", groupRoute)
+    .ws("/v1/ws/stream", wsRoute(hub.streamEndpoint, { ...route, accept: authenticate }))
+    .ws("/v1/ws/commands", wsRoute(hub.commandsEndpoint, { ...route, accept: authenticate }))
+    .ws("/wss", wsRoute(opts.topics.endpoint, { ...route, accept: authenticate }))
+    .ws("/v3/ws/group/:group_id/client/:client_id", wsRoute(opts.groups.endpoint, { ...route, accept: acceptGroup }))
     .get("/v3/group/:group_id/presence", async ({ request, params }) => {
       const outcome = groupAuth(request);
       if (!outcome.ok) return new Response(outcome.reason, { status: outcome.status });
@@ -115,50 +110,12 @@ export function createApp(opts: ServerOptions) {
         allowedOrigins: opts.allowedOrigins,
         authenticate,
         log: opts.log,
-        sessionsEnded: (name) => hub.endSessions(name),
+        sessionsEnded: (name) => registry.closeAccount(name),
+        sessionRevoked: (tokenId) => registry.closeToken(tokenId),
       }),
     )
-    .use(apiKeyRoutes({ keys: opts.apiKeys, authenticate, revoked: (info) => opts.groups.closeKey(info.id) }))
+    .use(apiKeyRoutes({ keys: opts.apiKeys, authenticate, revoked: (info) => registry.closeApiKey(info.id) }))
     .use(opts.node ? nodeRoutes(opts.node, authenticate) : new Elysia());
-}
-
-type Refusal = { ok: false; status: 400 | 401 | 403; reason: string };
-
-/** A WebSocket route: the upgrade is refused (HTTP status and reason) unless `authenticate` accepts it; then each
- * socket gets its connection object, and frames come raw from Bun. */
-function wsRoute<C, A extends { ok: true } = Extract<AuthOutcome, { ok: true }>>(r: {
-  authenticate: (request: Request) => A | Refusal;
-  open: (outcome: A, ws: HubSocket) => C;
-  frame: (conn: C, data: string | Buffer) => void;
-  close: (conn: C) => void;
-  drain?: (conn: C) => void;
-}) {
-  const outcomes = new WeakMap<Request, A | Refusal>();
-  const conns = new WeakMap<object, C>();
-  return {
-    // Elysia calls beforeHandle as a route hook (whose returned response refuses the upgrade) and once more inside
-    // the upgrade handler; the WeakMap keeps the credentials checked once per request.
-    beforeHandle({ request, status }: { request: Request; status: (code: 400 | 401 | 403, body: string) => unknown }) {
-      let outcome = outcomes.get(request);
-      if (!outcome) outcomes.set(request, (outcome = r.authenticate(request)));
-      if (!outcome.ok) return status(outcome.status, outcome.reason);
-    },
-    open(ws: { raw: HubSocket & { data: unknown }; data: { request: Request } }) {
-      const outcome = outcomes.get(ws.data.request);
-      if (!outcome?.ok) return ws.raw.close(1008, "unauthenticated");
-      const conn = r.open(outcome, ws.raw);
-      conns.set(ws.raw, conn);
-      // Take raw frames straight from Bun instead of Elysia's per-message parse-and-wrap: the handlers need the
-      // frame's size and type before parsing, and parse each frame exactly once themselves.
-      const handlers = ws.raw.data as { message: (raw: unknown, data: string | Buffer) => void; drain: () => void };
-      handlers.message = (_raw, data) => r.frame(conn, data);
-      if (r.drain) handlers.drain = () => r.drain!(conn);
-    },
-    close(ws: { raw: object }) {
-      const conn = conns.get(ws.raw);
-      if (conn !== undefined) r.close(conn);
-    },
-  };
 }
 
 /** `/v3/ws/group/{group_id}/client/{client_id}`: the two ids, URL-decoded and checked. */

@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
 import type { Principal } from "../auth/principal";
 import type { ChannelBus } from "../hub/channel-bus";
-import { invalidFrame, oversize } from "../hub/invalid-frame";
-import { RequestError } from "../hub/connection";
+import { RequestError } from "../ws/request-error";
+import type { Endpoint } from "../ws/endpoint";
+import type { WsSocket } from "../ws/socket";
 import { TopicInbound, type ErrorCode } from "../protocol";
 import { classify, requirePublish, requireSubscribe } from "./topic-policy";
 
@@ -13,11 +14,7 @@ export interface TopicData {
   data: unknown;
 }
 
-export interface TopicSocket {
-  sendText(data: string): number;
-  subscribe(topic: string): void;
-  unsubscribe(topic: string): void;
-}
+export type TopicSocket = Pick<WsSocket, "sendText" | "subscribe" | "unsubscribe">;
 
 /** One `/wss` connection. */
 export interface TopicConn {
@@ -31,7 +28,6 @@ export interface TopicHubOptions {
   /** Other hub instances (hub role with Redis); null in one process. */
   bus: ChannelBus | null;
   maxSubscriptions: number;
-  maxFrameBytes: number;
   log: Logger;
 }
 
@@ -88,42 +84,32 @@ export class TopicHub {
     if (relay) this.toBus(topic, text);
   }
 
-  frame(conn: TopicConn, data: string | Buffer): void {
-    if (typeof data !== "string") return this.refuse(conn, undefined, "invalid", "binary frames are not accepted here: send JSON text frames");
-    const bytes = oversize(data, this.opts.maxFrameBytes);
-    if (bytes) return this.refuse(conn, undefined, "invalid", `frame of ${bytes} bytes exceeds the ${this.opts.maxFrameBytes}-byte limit`);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(data);
-    } catch {
-      return this.refuse(conn, undefined, "invalid", "frame is not valid JSON");
-    }
-    const id = idOf(raw);
-    const parsed = TopicInbound.safeParse(raw);
-    if (!parsed.success) {
-      const { message, issues } = invalidFrame(parsed.error);
-      return this.refuse(conn, id, "invalid", message, { issues });
-    }
-    const m = parsed.data;
+  /** `/wss` over the shared frame pipeline (app/ws): validated messages only; errors in the primary API's shape. */
+  readonly endpoint: Endpoint<TopicConn, TopicInbound> = {
+    name: "/wss",
+    schema: TopicInbound,
+    open: (principal, ws) => this.open(principal, ws),
+    handle: (conn, m) => this.handle(conn, m),
+    close: (conn) => this.close(conn),
+    error: (_conn, r) => JSON.stringify({ kind: "error", code: r.code, message: r.message, details: r.details, id: r.id }),
+    idOf,
+    label: (m) => m.action,
+  };
+
+  private handle(conn: TopicConn, m: TopicInbound): void | Promise<void> {
     const answer = () => conn.ws.sendText(JSON.stringify({ kind: "ack", action: m.action, topic: m.topic, id: m.id }));
-    try {
-      if (m.action === "unsubscribe") return void (this.unsubscribe(conn, m.topic), answer());
-      if (m.action === "publish") return void (this.publish(conn, m.topic, m.data as TopicData), answer());
-      // The ack says deliveries flow: it waits for the other instances' channel (scaled out).
-      this.subscribe(conn, m.topic).then(
-        () => {
-          if (!conn.open || !conn.topics.has(m.topic)) return;
-          answer();
-          const latest = this.latest.get(m.topic);
-          if (latest) conn.ws.sendText(render(m.topic, latest, "server"));
-        },
-        () => this.refuse(conn, id, "internal", "could not reach the other hub instances: subscribe again"),
-      );
-    } catch (err) {
-      if (err instanceof RequestError) return this.refuse(conn, id, err.code, err.message);
-      this.opts.log.error({ err, action: m.action, topic: m.topic }, "topic request failed");
-      this.refuse(conn, id, "internal", `internal error: ${(err as Error).message}`);
-    }
+    if (m.action === "unsubscribe") return void (this.unsubscribe(conn, m.topic), answer());
+    if (m.action === "publish") return void (this.publish(conn, m.topic, m.data as TopicData), answer());
+    // The ack says deliveries flow: it waits for the other instances' channel (scaled out).
+    return this.subscribe(conn, m.topic).then(
+      () => {
+        if (!conn.open || !conn.topics.has(m.topic)) return;
+        answer();
+        const latest = this.latest.get(m.topic);
+        if (latest) conn.ws.sendText(render(m.topic, latest, "server"));
+      },
+      () => this.refuse(conn, m.id, "internal", "could not reach the other hub instances: subscribe again"),
+    );
   }
 
   /** Throws when refused; resolves once deliveries reach the connection. */

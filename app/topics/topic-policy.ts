@@ -1,5 +1,5 @@
 import { reachesTelescope, type Principal } from "../auth/principal";
-import { RequestError } from "../hub/connection";
+import { RequestError } from "../ws/request-error";
 
 /** Who may subscribe and publish to which `/wss` topic (docs/messaging.md). Each check throws `forbidden` with the
  * reason. */

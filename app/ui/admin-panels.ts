@@ -7,7 +7,7 @@ export function TasksPanel({ canWrite, filters, refreshKey }: { canWrite: boolea
   const [tasks, setTasks] = useState<Snap[]>([]);
   const [error, setError] = useState("");
   const load = () => rest("GET", "/v1/tasks").then((r) => setTasks(r.tasks), (e) => setError(e.message));
-  useEffect(() => void load(), [refreshKey]);
+  useEffect(() => void load().catch(console.error), [refreshKey]);
   const add = async (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
@@ -49,7 +49,7 @@ export function UsersPanel() {
   const [users, setUsers] = useState<Snap[]>([]);
   const [error, setError] = useState("");
   const load = () => rest("GET", "/v1/users").then((r) => setUsers(r.users), (e) => setError(e.message));
-  useEffect(() => void load(), []);
+  useEffect(() => void load().catch(console.error), []);
   const add = async (e: Event) => {
     e.preventDefault();
     const form = e.target as HTMLFormElement;

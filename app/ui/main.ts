@@ -18,7 +18,7 @@ function App() {
       setState({ view: "login", error: (err as Error).message });
     }
   };
-  useEffect(() => void load(), []);
+  useEffect(() => void load().catch((err: Error) => setState({ view: "login", error: err.message })), []);
   if (state.view === "loading") return html`<p class="boot">Loading…</p>`;
   if (state.view === "setup") return html`<${SignIn} setup=${true} done=${load} />`;
   if (state.view === "login") return html`<${SignIn} setup=${false} done=${load} />`;

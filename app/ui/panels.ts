@@ -36,7 +36,7 @@ export function PointingPanel({ tel, mount, run, can, why, busy }: ControlProps 
   const go = (kind: "mount.track" | "mount.point") => (e: Event) => {
     const form = (e.target as HTMLElement).closest("form")!;
     const text = String(new FormData(form).get("target") ?? "");
-    if (text.trim()) void run(kind === "mount.track" ? "track" : "slew", { command_type: kind, target: targetOf(text) });
+    if (text.trim()) run(kind === "mount.track" ? "track" : "slew", { command_type: kind, target: targetOf(text) }).catch(console.error);
   };
   return html`<section>
     <h2>Pointing</h2>
@@ -48,7 +48,7 @@ export function PointingPanel({ tel, mount, run, can, why, busy }: ControlProps 
       <dt>Safe</dt><dd class=${tel.safe ? "ok" : "bad"}>${tel.safe === undefined ? "—" : tel.safe ? "safe" : "unsafe"}</dd>
     </dl>
     <form class="row" onSubmit=${(e: Event) => (e.preventDefault(), go("mount.track")(e))}>
-      <input name="target" placeholder="M31, Vega, Mars or RA,Dec°" disabled=${!can} list="targets" autocomplete="off" onInput=${(e: Event) => void search((e.target as HTMLInputElement).value)} />
+      <input name="target" placeholder="M31, Vega, Mars or RA,Dec°" disabled=${!can} list="targets" autocomplete="off" onInput=${(e: Event) => void search((e.target as HTMLInputElement).value).catch(() => setMatches([]))} />
       <datalist id="targets">${matches.map((m) => html`<option value=${m.name}>${m.kind.replace("_", " ")}</option>`)}</datalist>
       <button class="primary" type="submit" disabled=${!can || busy}>Track</button>
       <button type="button" disabled=${!can || busy} onClick=${go("mount.point")}>Slew</button>
@@ -89,18 +89,18 @@ export function FocusPanel({ devices, filters, logs, run, can, why, busy }: Cont
   const points: FocusPoint[] = logs.filter((l) => l.autofocus_sample && l.command_id === latest).map((l) => l.autofocus_sample);
   return html`<section>
     <h2>Filter · focus · rotator</h2>
-    <form class="row" onSubmit=${(e: Event) => void run("filter", { command_type: "filter_wheel.set_option", filter_wheel_position_id: String(submitted(e).get("filter")) })}>
+    <form class="row" onSubmit=${(e: Event) => run("filter", { command_type: "filter_wheel.set_option", filter_wheel_position_id: String(submitted(e).get("filter")) }).catch(console.error)}>
       <select name="filter" disabled=${!can} aria-label="filter wheel">${filters.map((f) => html`<option value=${f.id} selected=${fw.filter_id === f.id}>${f.id}</option>`)}</select>
       <button type="submit" disabled=${!can || busy}>Set filter</button><span class="muted">${fw.filter_id ?? "—"} (${fw.state ?? "—"})</span>
     </form>
-    <form class="row" onSubmit=${(e: Event) => void run("focus", { command_type: "focuser.move_absolute", position_um: Number(submitted(e).get("position")) })}>
+    <form class="row" onSubmit=${(e: Event) => run("focus", { command_type: "focuser.move_absolute", position_um: Number(submitted(e).get("position")) }).catch(console.error)}>
       <input name="position" type="number" step="any" disabled=${!can} aria-label="focuser position" placeholder=${String(fo.position_um ?? "µm")} />
       <button type="submit" disabled=${!can || busy}>Focus</button>
       <button type="button" disabled=${!can || busy} onClick=${() => run("focus −", { command_type: "focuser.move_relative", delta_um: -50 })}>−50</button>
       <button type="button" disabled=${!can || busy} onClick=${() => run("focus +", { command_type: "focuser.move_relative", delta_um: 50 })}>+50</button>
       <span class="muted" data-test="focuser">${fo.position_um ?? "—"} µm</span>
     </form>
-    <form class="row" onSubmit=${(e: Event) => void run("rotate", { command_type: "rotator.move_absolute", angle_deg: Number(submitted(e).get("angle")) })}>
+    <form class="row" onSubmit=${(e: Event) => run("rotate", { command_type: "rotator.move_absolute", angle_deg: Number(submitted(e).get("angle")) }).catch(console.error)}>
       <input name="angle" type="number" step="any" disabled=${!can} aria-label="rotator angle" placeholder=${String(ro.angle_deg ?? "°")} />
       <button type="submit" disabled=${!can || busy}>Rotate</button><span class="muted">${ro.angle_deg ?? "—"}°</span>
     </form>
