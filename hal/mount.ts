@@ -1,5 +1,17 @@
 import type { MoveOutcome, Positioner } from "./motion";
-import type { SharedWire } from "./serial/wire";
+import type { SharedWire, WireLatch } from "./serial/wire";
+
+/** The way of travel a limit switch stops: the axis angle growing (positive) or shrinking. */
+export type LimitDirection = "positive" | "negative";
+
+/** A limit switch's reflex on an axis behind a serial line: the instant stop as bytes for another thread to write on
+ * that line (see gpio/chip.ts), and the line's latch that, once tripped, refuses the line's motion starts further
+ * `direction` until the main thread releases it. */
+export interface LimitReflex {
+  wire: SharedWire;
+  bytes: Uint8Array;
+  latch: WireLatch;
+}
 
 /** One mount axis (DESIGN.md §4). For an equatorial mount axis "ra" turns in hour angle (degrees, + = west) and
  * "dec" in declination; positions are the axis' own angle, not a sky coordinate of any epoch. */
@@ -10,14 +22,14 @@ export interface MountAxis extends Positioner {
   /** Stops at once, without decelerating (a limit switch tripped): the stop command is handed to the device
    * before this returns. A move in progress resolves `arrived: false` with `reason`. */
   halt(reason: string): void;
-  /** The instant stop as bytes for another thread to write on the axis' serial line (a limit reflex, see
-   * gpio/chip.ts), or null when the axis is not behind a serial line. */
-  stopReflex?(): { wire: SharedWire; bytes: Uint8Array } | null;
+  /** The reflex for the limit switch `switchName` stopping motion towards `direction` (each call makes a new latch
+   * on the line, named after the switch), or null when the axis is not behind a serial line. */
+  stopReflex?(direction: LimitDirection, switchName: string): LimitReflex | null;
   /** Throws the DeviceError a move to `position` would be refused with now (disconnected, out of range, into a
    * tripped limit), so a caller moving several axes can refuse before any of them starts. */
   checkMove(position: number): void;
   /** Set when a limit input of this axis is tripped: motion that way is refused until it clears. */
-  limit(): "positive" | "negative" | null;
+  limit(): LimitDirection | null;
   /** Axis limits in degrees; moves outside are refused by the driver. */
   readonly range: { min: number; max: number };
   readonly slewRate: number;

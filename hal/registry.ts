@@ -171,13 +171,18 @@ function firstOpen(link: ByteDuplex, timeoutMs: number): Promise<void> {
   return link instanceof SerialPort ? link.whenConnected(timeoutMs).catch(() => {}) : Promise.resolve();
 }
 
+/** The simulated chip whose edges go through the real reader thread (its reflexes, its failures and restarts), as a
+ * real chip's do: for tests and benchmarks of that path without GPIO hardware. */
+const SIM_THREAD_CHIP = "sim-thread";
+
 /** One GPIO chip per distinct `chip` of the switches; the switches without one share a simulated chip. */
 function openLimitBanks(switches: DevicesConfig["limits"], log: HalLog): { chip: GpioChip; switches: DevicesConfig["limits"] }[] {
   const groups = Map.groupBy(switches, (s) => (s.chip === "sim" ? "" : (s.chip ?? "")));
   return [...groups].map(([name, members]) => {
-    if (!name) {
+    if (!name || name === SIM_THREAD_CHIP) {
       const lines = Math.max(64, ...members.map((l) => l.line + 1));
-      return { chip: new SimGpioChip({ label: "skynode-sim", lines }), switches: members };
+      const chip = name ? new SimGpioChip({ label: `skynode-${name}`, lines, readerThread: true, log }) : new SimGpioChip({ label: "skynode-sim", lines });
+      return { chip, switches: members };
     }
     const chip = openGpioChip(name.startsWith("/") ? { path: name } : { label: name });
     log.info({ chip: chip.info.name, label: chip.info.label, lines: chip.info.lines }, "GPIO chip opened");

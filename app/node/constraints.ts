@@ -1,6 +1,7 @@
 import { Body, Equator, Horizon, MakeTime } from "astronomy-engine";
 import { observerOf } from "../astro/site";
 import type { Resolved } from "../astro/targets";
+import type { LimitState } from "../../hal/limits/limit-guard";
 import { Signal } from "../../hal/signal";
 import type { Telescope } from "./telescope";
 
@@ -40,7 +41,7 @@ export class Constraints {
 
   private hardwareKey(): string {
     const d = this.t.devices;
-    return `${d.limits.states().map((s) => +s.tripped).join("")}/${this.disconnected().join(",")}`;
+    return `${JSON.stringify(d.limits.states().map((s) => [s.state, s.reason]))}/${this.disconnected().join(",")}`;
   }
 
   private disconnected(): string[] {
@@ -59,7 +60,10 @@ export class Constraints {
       mount_limits: { ha_limit_deg: c.mount.ha_limit_deg },
       weather: { required: "safe" },
       roof: { required: "open" },
-      limit_switches: { required: "none tripped", switches: this.t.devices.limits.states().map(({ tripped: _, ...s }) => s) },
+      limit_switches: {
+        required: "none tripped",
+        switches: this.t.devices.limits.states().map(({ name, axis, direction, line }) => ({ name, axis, direction, line })),
+      },
       devices_connected: { required: "all connected" },
     };
   }
@@ -104,10 +108,10 @@ export class Constraints {
       { name: "weather", value: this.t.inputs.weather_safe ? "safe" : "unsafe", limit: "safe", satisfied: this.t.inputs.weather_safe, scope: "site" },
       { name: "roof", value: this.t.inputs.roof_open ? "open" : "closed", limit: "open", satisfied: this.t.inputs.roof_open, scope: "site" },
     ];
-    const tripped = this.t.devices.limits.states().filter((s) => s.tripped).map((s) => s.name);
+    const limits = limitSwitchesValue(this.t.devices.limits.states());
     const disconnected = this.disconnected();
     out.push(
-      { name: "limit_switches", value: tripped.length ? `tripped: ${tripped.join(", ")}` : "none tripped", limit: "none tripped", satisfied: tripped.length === 0, scope: "hardware" },
+      { name: "limit_switches", value: limits ?? "none tripped", limit: "none tripped", satisfied: limits === null, scope: "hardware" },
       { name: "devices_connected", value: disconnected.length ? `disconnected: ${disconnected.join(", ")}` : "all connected", limit: "all connected", satisfied: disconnected.length === 0, scope: "hardware" },
     );
     if (target) {
@@ -125,6 +129,21 @@ export class Constraints {
     }
     return out;
   }
+}
+
+/** What refuses motion, e.g. "tripped: ra-west; unknown: ra-east, dec-north: GPIO reader failed (…)"; null when
+ * every switch is clear. Unknown switches are grouped by why. */
+function limitSwitchesValue(states: LimitState[]): string | null {
+  const tripped = states.filter((s) => s.state === "tripped").map((s) => s.name);
+  const unknown = Map.groupBy(
+    states.filter((s) => s.state === "unknown"),
+    (s) => s.reason ?? "state unknown",
+  );
+  const parts = [
+    ...(tripped.length ? [`tripped: ${tripped.join(", ")}`] : []),
+    ...[...unknown].map(([reason, ss]) => `unknown: ${ss.map((s) => s.name).join(", ")}: ${reason}`),
+  ];
+  return parts.length ? parts.join("; ") : null;
 }
 
 function sunAltitude(t: Telescope, date: Date): number {

@@ -2,8 +2,9 @@
 // GET_LINE to request lines, GET/SET_VALUES on the request fd, edge events via EventReader.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { GpioChip, GpioInputs, GpioOutputs, InputRequest, LineEdge, OutputRequest } from "./chip";
-import { EventReader, type ReaderReflex } from "./event-reader";
+import type { EdgeHealth, GpioChip, GpioInputs, GpioOutputs, InputRequest, LineEdge, OutputRequest } from "./chip";
+import type { ReaderReflex } from "./event-reader";
+import { SupervisedReader } from "./supervised-reader";
 import * as libc from "./libc";
 import {
   decodeChipInfo,
@@ -123,7 +124,7 @@ export class CharDevChip implements GpioChip {
     const watched = request.lines.some((l) => (l.edge ?? "none") !== "none");
     let inputs: CharDevInputs;
     try {
-      const reflexes = (request.reflexes ?? []).map((r) => ({ offset: r.offset, wire: r.wire.buffer, bytes: r.bytes }));
+      const reflexes = (request.reflexes ?? []).map((r) => ({ offset: r.offset, wire: r.wire.buffer, bytes: r.bytes, latch: r.latch?.id }));
       inputs = new CharDevInputs(fd, offsets, watched ? `${this.path} lines ${offsets.join(",")}` : null, this.log, reflexes, () =>
         this.requests.delete(inputs),
       );
@@ -192,7 +193,8 @@ function getValues(fd: number, count: number): boolean[] {
 
 class CharDevInputs implements GpioInputs {
   readonly edges = new Signal<LineEdge>();
-  private readonly reader: EventReader | null;
+  readonly health = new Signal<EdgeHealth>();
+  private readonly reader: SupervisedReader | null;
   private fd: number | null;
 
   constructor(
@@ -204,8 +206,18 @@ class CharDevInputs implements GpioInputs {
     private readonly onRelease: () => void,
   ) {
     this.fd = fd;
-    this.reader = readerName === null ? null : new EventReader(fd, { name: readerName, log, reflexes });
+    // A restarted reader thread reads the same request fd: the kernel kept the edges it queued meanwhile (up to its
+    // buffer), and the owner re-reads the levels anyway.
+    const source = {
+      open: () => {
+        if (this.fd === null) throw new Error("GPIO input lines were released");
+        return this.fd;
+      },
+      release: () => {},
+    };
+    this.reader = readerName === null ? null : new SupervisedReader(source, { name: readerName, log, reflexes });
     this.reader?.edges.on((e) => this.edges.emit(e));
+    this.reader?.health.on((h) => this.health.emit(h));
   }
 
   values(): boolean[] {

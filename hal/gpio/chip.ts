@@ -1,4 +1,4 @@
-import type { SharedWire } from "../serial/wire";
+import type { SharedWire, WireLatch } from "../serial/wire";
 import type { Signal } from "../signal";
 
 /** A GPIO controller (DESIGN.md §4): the Linux character device (uAPI v2) or a simulated chip. Line values are
@@ -23,12 +23,18 @@ export interface InputRequest {
   reflexes?: Reflex[];
 }
 
-/** On `offset`'s rising edge, write `bytes` on the serial line behind `wire`. */
+/** On `offset`'s rising edge, trip `latch` (if any) and write `bytes` on the serial line behind `wire`, both under
+ * the line's lock. */
 export interface Reflex {
   offset: number;
   wire: SharedWire;
   bytes: Uint8Array;
+  latch?: WireLatch;
 }
+
+/** Whether a request's edges are being read. A reader thread that failed (an error, end of file, terminated) is
+ * restarted with backoff; until it polls again its lines' edges are lost, and their owner must re-read the levels. */
+export type EdgeHealth = { reading: true } | { reading: false; reason: string };
 
 export interface OutputRequest {
   consumer: string;
@@ -50,6 +56,8 @@ export interface GpioInputs {
   values(): boolean[];
   /** Each edge as soon as it is read from the device. */
   readonly edges: Signal<LineEdge>;
+  /** Emits when edges stop or start being read again (a chip that reads on the main thread never fails). */
+  readonly health: Signal<EdgeHealth>;
   release(): void;
 }
 

@@ -28,14 +28,18 @@ export interface ReaderInit {
   reflexes: ReaderReflex[];
 }
 
-/** A reflex as the reader thread gets it (see chip.ts Reflex): the wire's shared memory, not the object. */
+/** A reflex as the reader thread gets it (see chip.ts Reflex): the wire's shared memory, not the object, and the
+ * latch's index on it. */
 export interface ReaderReflex {
   offset: number;
   wire: SharedArrayBuffer;
   bytes: Uint8Array;
+  latch?: number;
 }
 
 export type ReaderMessage =
+  /** In the poll loop: edges are read from now on. */
+  | { type: "ready" }
   | { type: "data"; bytes: ArrayBuffer }
   | { type: "eof" }
   | { type: "error"; message: string }
@@ -58,13 +62,23 @@ export class EventReader {
   readonly edges = new Signal<LineEdge>();
   /** A gap in seqno: the kernel's event buffer overflowed and `missing` edges before `seqno` were lost. */
   readonly dropped = new Signal<{ missing: number; seqno: number }>();
-  private readonly worker: Worker;
+  /** The thread is in its poll loop (once). */
+  readonly ready = new Signal<void>();
+  /** The thread is gone without stop() (once): it hit an error or end of file, threw, or was terminated. No edge is
+   * read after this; the reason says why. */
+  readonly failed = new Signal<string>();
+  /** The reader thread. Terminating it from outside counts as a failure (its close event is watched). */
+  readonly worker: Worker;
   private readonly state = new Int32Array(new SharedArrayBuffer(4));
   private readonly wake: [number, number];
   private readonly name: string;
   private readonly log: HalLog;
   private lastSeqno = 0;
   private stopped = false;
+  /** Set on the thread's failure: why. */
+  private failure: string | null = null;
+  /** The worker's JavaScript has ended (close event): it will never touch the fds or answer a wake-up again. */
+  private closed = false;
 
   /** Starts reading `fd`, which stays the caller's: close it only after stop(). */
   constructor(
@@ -80,8 +94,18 @@ export class EventReader {
     this.worker.onmessage = (e: MessageEvent<ReaderMessage>) => this.receive(e.data);
     this.worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      if (!this.stopped) this.log.error({ reader: this.name, error: e.message }, "GPIO event reader thread failed: edges are no longer read");
+      if (this.stopped) return;
+      this.log.error({ reader: this.name, error: e.message }, "GPIO event reader thread failed: edges are no longer read");
+      this.fail(`the reader thread failed: ${e.message}`);
     };
+    // A thread blocked in poll() still ends its JavaScript on terminate(), and never runs it again: this fires at
+    // once, whoever terminated it.
+    this.worker.addEventListener("close", () => {
+      this.closed = true;
+      if (this.stopped) return;
+      this.log.error({ reader: this.name }, "GPIO event reader thread was terminated: edges are no longer read");
+      this.fail("the reader thread was terminated");
+    });
     const init: ReaderInit = { fd, wakeFd: this.wake[0], state: this.state.buffer as SharedArrayBuffer, reflexes: opts.reflexes ?? [] };
     this.worker.postMessage(init);
   }
@@ -93,8 +117,9 @@ export class EventReader {
     this.stopped = true;
     const before = Atomics.compareExchange(this.state, 0, ReaderState.Idle, ReaderState.Cancelled);
     if (before === ReaderState.Polling) {
+      // Also wakes a terminated thread still blocked in the kernel's poll(); only a live one can answer.
       libc.writeAll(this.wake[1], new Uint8Array(1), "write to the event reader's wake pipe");
-      if (Atomics.wait(this.state, 0, ReaderState.Polling, STOP_TIMEOUT_MS) === "timed-out") {
+      if (!this.closed && Atomics.wait(this.state, 0, ReaderState.Polling, STOP_TIMEOUT_MS) === "timed-out") {
         this.log.error({ reader: this.name }, "GPIO event reader thread did not stop in time");
       }
     }
@@ -103,16 +128,32 @@ export class EventReader {
     libc.close(this.wake[1]);
   }
 
+  /** Why the thread failed, or null while it runs (or was stopped). */
+  get failedWith(): string | null {
+    return this.failure;
+  }
+
+  private fail(reason: string): void {
+    if (this.failure !== null || this.stopped) return;
+    this.failure = reason;
+    this.failed.emit(reason);
+  }
+
   private receive(message: ReaderMessage): void {
-    if (this.stopped) return;
+    if (this.stopped || this.failure !== null) return;
     switch (message.type) {
+      case "ready":
+        this.ready.emit();
+        return;
       case "data":
         return this.deliver(message.bytes);
       case "eof":
         this.log.warn({ reader: this.name }, "GPIO event fd reached end of file: no more edges");
+        this.fail("the event fd reached end of file");
         return;
       case "error":
         this.log.error({ reader: this.name, error: message.message }, "GPIO event reader stopped on an error");
+        this.fail(message.message);
         return;
       case "priority":
         this.log.warn(

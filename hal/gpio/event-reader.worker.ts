@@ -30,7 +30,7 @@ const writeOnce = (fd: number, bytes: Uint8Array): boolean => {
 function reflex(records: Uint8Array, reflexes: ReaderReflex[]): void {
   for (const ev of decodeLineEvents(records)) {
     if (ev.id !== LineEventId.RISING_EDGE) continue;
-    for (const r of reflexes) if (r.offset === ev.offset) writeOutOfBand(r.wire, r.bytes, writeOnce);
+    for (const r of reflexes) if (r.offset === ev.offset) writeOutOfBand(r.wire, r.bytes, writeOnce, r.latch);
   }
 }
 
@@ -44,6 +44,7 @@ function run({ fd, wakeFd, reflexes }: ReaderInit): void {
   }
   const fds = libc.pollFds([fd, wakeFd]);
   const buf = new Uint8Array(BATCH_RECORDS * LINE_EVENT_SIZE);
+  post({ type: "ready" });
   for (;;) {
     if (libc.poll(fds, -1) < 0) {
       const n = libc.errno();

@@ -13,6 +13,7 @@ const { symbols } = dlopen("libc.so.6", {
   write: { args: ["i32", "buffer", "buffer_length"], returns: "i64" },
   poll: { args: ["buffer", "u64", "i32"], returns: "i32" },
   pipe2: { args: ["buffer", "i32"], returns: "i32" },
+  dup3: { args: ["i32", "i32", "i32"], returns: "i32" },
   gettid: { args: [], returns: "i32" },
   sched_setscheduler: { args: ["i32", "i32", "buffer"], returns: "i32" },
   __errno_location: { args: [], returns: "ptr" },
@@ -118,6 +119,15 @@ export function realtimeThread(priority: number): string | null {
   const param = new Int32Array([priority]);
   if (symbols.sched_setscheduler(symbols.gettid(), SCHED_FIFO, param) === 0) return null;
   return errnoName(errno());
+}
+
+/** dup3(2) with O_CLOEXEC: makes `newFd` refer to what `oldFd` does, atomically (the simulator swaps a reader's fd
+ * under it). */
+export function dup(oldFd: number, newFd: number): void {
+  for (;;) {
+    if (symbols.dup3(oldFd, newFd, O_CLOEXEC) >= 0) return;
+    if (errno() !== EINTR) throw lastError(`dup3(${oldFd}, ${newFd})`);
+  }
 }
 
 /** A close-on-exec pipe: [read end, write end]. */

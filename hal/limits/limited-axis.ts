@@ -1,15 +1,21 @@
 import { DeviceError } from "../errors";
-import type { MountAxis } from "../mount";
+import type { LimitDirection, LimitReflex, MountAxis } from "../mount";
 import type { MoveOutcome } from "../motion";
 import type { Signal } from "../signal";
 
-export type LimitDirection = "positive" | "negative";
+export type { LimitDirection };
+
+/** Why motion one way is refused: the switch that tripped, or whose state is unknown (and why). */
+interface Refusal {
+  switchName: string;
+  unknown?: string;
+}
 
 /** A mount axis behind its limit switches. A trip halts the inner axis before anything else happens (the halt
- * writes the controller's instant stop synchronously); while a switch is tripped, motion towards it is refused
- * and motion away from it is allowed, which is how the axis gets back off the switch. */
+ * writes the controller's instant stop synchronously); while a switch is tripped (or cannot be read), motion towards
+ * it is refused and motion away from it is allowed, which is how the axis gets back off the switch. */
 export class LimitedAxis implements MountAxis {
-  private readonly tripped = new Map<LimitDirection, string>();
+  private readonly refused = new Map<LimitDirection, Refusal>();
 
   constructor(private readonly inner: MountAxis) {}
 
@@ -33,20 +39,28 @@ export class LimitedAxis implements MountAxis {
     return this.inner.connected();
   }
 
-  /** A switch closed: stop first, then remember. */
-  trip(direction: LimitDirection, switchName: string): void {
-    this.inner.halt(`${this.name} ${direction} limit switch "${switchName}" tripped`);
-    this.tripped.set(direction, switchName);
+  /** A switch closed (or its state became unknown: `unknown` says why): stop first, then remember. */
+  trip(direction: LimitDirection, switchName: string, unknown?: string): void {
+    const what = unknown === undefined ? "tripped" : `cannot be read (${unknown})`;
+    this.inner.halt(`${this.name} ${direction} limit switch "${switchName}" ${what}`);
+    this.refuse(direction, switchName, unknown);
+  }
+
+  /** Refuses motion `direction` without stopping (the axis was stopped already when the switch first tripped). */
+  refuse(direction: LimitDirection, switchName: string, unknown?: string): void {
+    const before = this.refused.get(direction);
+    if (before?.switchName === switchName && before.unknown === unknown) return;
+    this.refused.set(direction, unknown === undefined ? { switchName } : { switchName, unknown });
     this.inner.changed.emit();
   }
 
-  /** A switch opened again (the axis moved off it). */
+  /** No switch stops motion that way any more (the axis moved off it). */
   clear(direction: LimitDirection): void {
-    if (this.tripped.delete(direction)) this.inner.changed.emit();
+    if (this.refused.delete(direction)) this.inner.changed.emit();
   }
 
   limit(): LimitDirection | null {
-    return this.tripped.has("positive") ? "positive" : this.tripped.has("negative") ? "negative" : null;
+    return this.refused.has("positive") ? "positive" : this.refused.has("negative") ? "negative" : null;
   }
 
   checkMove(position: number): void {
@@ -83,18 +97,22 @@ export class LimitedAxis implements MountAxis {
     this.inner.halt(reason);
   }
 
-  stopReflex(): ReturnType<NonNullable<MountAxis["stopReflex"]>> {
-    return this.inner.stopReflex?.() ?? null;
+  stopReflex(direction: LimitDirection, switchName: string): LimitReflex | null {
+    return this.inner.stopReflex?.(direction, switchName) ?? null;
   }
 
   private refusal(direction: LimitDirection): DeviceError | null {
-    const name = this.tripped.get(direction);
-    if (name === undefined) return null;
+    const r = this.refused.get(direction);
+    if (r === undefined) return null;
+    const where =
+      r.unknown === undefined
+        ? `is on its ${direction} limit switch "${r.switchName}"`
+        : `cannot tell whether its ${direction} limit switch "${r.switchName}" is tripped (${r.unknown})`;
     return new DeviceError(
       "limit",
       `mount ${this.name} axis`,
-      `the ${this.name} axis is on its ${direction} limit switch "${name}": motion further ${direction} is refused (move the other way to back off it)`,
-      { axis: this.name, limit: direction, switch: name },
+      `the ${this.name} axis ${where}: motion further ${direction} is refused (move the other way to back off it)`,
+      { axis: this.name, limit: direction, switch: r.switchName, state: r.unknown === undefined ? "tripped" : "unknown" },
     );
   }
 }

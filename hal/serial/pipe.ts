@@ -1,11 +1,15 @@
 import { DeviceError } from "../errors";
 import { Signal } from "../signal";
 import type { ByteDuplex } from "./duplex";
+import { SharedWire } from "./wire";
 
 /** One end of an in-memory pipe. `sever()`/`restore()` let tests and the simulator model an unplugged cable. */
 export class PipeEnd implements ByteDuplex {
   readonly connection = new Signal<boolean>();
   readonly data = new Signal<Uint8Array>();
+  /** No fd, so no other thread ever writes here; but a driver's guard and latches apply as on a real line, so a
+   * simulated mount refuses motion into a tripped limit switch at the same place a real one does. */
+  readonly wire = new SharedWire();
   peer!: PipeEnd;
   private up = true;
   private closed = false;
@@ -22,9 +26,14 @@ export class PipeEnd implements ByteDuplex {
     // its writer, and a request/reply loop cannot starve timers and sockets the way a microtask chain would.
     const copy = bytes.slice();
     const peer = this.peer;
-    setImmediate(() => {
-      if (peer.connected) peer.data.emit(copy);
-    });
+    this.wire.write(
+      () =>
+        setImmediate(() => {
+          if (peer.connected) peer.data.emit(copy);
+        }),
+      true,
+      copy,
+    );
   }
 
   discardInput(): void {}

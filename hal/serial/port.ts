@@ -84,7 +84,8 @@ export class SerialPort implements ByteDuplex {
   /** Set by discardInput when the stream may already hold bytes read before the flush. */
   private staleInput = false;
   private lossReason: string | null = null;
-  private readonly unsent: Uint8Array[] = [];
+  /** Commands (or their rest, once `started`) the OS would not take yet, in order. */
+  private readonly unsent: { bytes: Uint8Array; started: boolean }[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private wakeUp: (() => void) | null = null;
   /** whenConnected() callers still waiting: called with null on connect, with an Error on close. */
@@ -144,17 +145,19 @@ export class SerialPort implements ByteDuplex {
     });
   }
 
+  /** Also throws the wire guard's refusal (e.g. a DeviceError of kind "limit": a motion start into a tripped limit
+   * switch), in which case nothing was written. */
   write(bytes: Uint8Array): void {
     const fd = this.fd;
     if (fd === null || !this.up) throw this.disconnected();
     if (this.unsent.length > 0) {
       // Bytes must leave in order: queue behind what the OS has not taken yet.
-      this.wire.write(() => this.unsent.push(bytes.slice()));
+      this.wire.write(() => this.unsent.push({ bytes: bytes.slice(), started: false }), true, bytes);
       return;
     }
-    const written = this.wire.write(() => this.writeNow(fd, bytes));
+    const written = this.wire.write(() => this.writeNow(fd, bytes), true, bytes);
     if (written < bytes.length) {
-      this.unsent.push(bytes.slice(written));
+      this.unsent.push({ bytes: bytes.slice(written), started: written > 0 });
       this.scheduleRetry();
     }
   }
@@ -323,10 +326,20 @@ export class SerialPort implements ByteDuplex {
   private flushUnsent(fd: number): void {
     while (this.unsent.length > 0) {
       const head = this.unsent[0]!;
-      // The rest of a command already counted: under the lock, not counted again.
-      const written = this.wire.write(() => this.writeNow(fd, head), false);
-      if (written < head.length) {
-        this.unsent[0] = head.subarray(written);
+      let written: number;
+      try {
+        // Already counted when queued: under the lock, not counted again. A command not begun yet meets the guard
+        // again: a latch may have tripped since it was queued (a limit reflex), and then it must not go out after
+        // the stop. Its sender learns it from the missing reply (and the refusal of its retry).
+        written = this.wire.write(() => this.writeNow(fd, head.bytes), false, head.started ? undefined : head.bytes);
+      } catch (err) {
+        if (!this.up) throw err;
+        this.unsent.shift();
+        this.log.warn({ path: this.options.path, err: describe(err) }, `${this.name}: a queued command was refused before it went out`);
+        continue;
+      }
+      if (written < head.bytes.length) {
+        this.unsent[0] = { bytes: head.bytes.subarray(written), started: head.started || written > 0 };
         return;
       }
       this.unsent.shift();

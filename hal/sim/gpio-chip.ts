@@ -1,5 +1,8 @@
-import type { Bias, Edge, GpioChip, GpioInputs, GpioOutputs, InputRequest, LineEdge, OutputRequest, Reflex } from "../gpio/chip";
-import { checkOffsets, EBUSY, GpioError, inputConfig, outputConfig, type ChipInfo } from "../gpio/uapi";
+import type { Bias, Edge, EdgeHealth, GpioChip, GpioInputs, GpioOutputs, InputRequest, LineEdge, OutputRequest, Reflex } from "../gpio/chip";
+import * as libc from "../gpio/libc";
+import { SupervisedReader, type Backoff } from "../gpio/supervised-reader";
+import { checkOffsets, EBUSY, encodeLineEvents, GpioError, inputConfig, LineEventId, outputConfig, type ChipInfo } from "../gpio/uapi";
+import { silentLog, type HalLog } from "../log";
 import { Signal } from "../signal";
 
 export interface SimGpioChipOptions {
@@ -9,7 +12,22 @@ export interface SimGpioChipOptions {
   name?: string;
   /** Milliseconds on a monotonic clock, for edge timestamps (default performance.now). */
   now?: () => number;
+  /** Edges reach the main thread the way a real chip's do: as kernel event records written into a pipe (standing in
+   * for the line request fd) that the real EventReader thread reads, running the request's reflexes first; a reader
+   * that fails is restarted with backoff like a real chip's (see failReaders). Default: edges are emitted
+   * synchronously from drive() and reflexes are recorded, not run. */
+  readerThread?: boolean | { backoff?: Backoff };
+  log?: HalLog;
 }
+
+/** How failReaders breaks a reader thread, as a real one can break. */
+export type ReaderFault =
+  /** Its fd reads end of file (here: the pipe's writer closes). */
+  | "eof"
+  /** read() fails (here: the fd is swapped for a directory's, which reads EISDIR). */
+  | "error"
+  /** The thread is terminated from outside. */
+  | "terminate";
 
 interface InputLine {
   offset: number;
@@ -38,8 +56,8 @@ type Holder = { consumer: string; kind: "input"; request: SimInputs } | { consum
  * bias decides the level only when nothing drives the pin; edges follow the requested edge flags on logical
  * transitions; debounce reports a level once it has been stable for the period (shorter bounces produce nothing)
  * and values() read the debounced level; seqno counts a request's events; a line held by one request is EBUSY to
- * the next. Without debounce an edge is emitted synchronously from drive(): the limit-switch safety path measures
- * edge-to-stop latency from there. */
+ * the next. Without debounce (and without readerThread) an edge is emitted synchronously from drive(): the
+ * limit-switch safety path measures edge-to-stop latency from there. */
 export class SimGpioChip implements GpioChip {
   readonly info: ChipInfo;
   readonly now: () => number;
@@ -52,7 +70,8 @@ export class SimGpioChip implements GpioChip {
   private idleWaiters: (() => void)[] = [];
   private closed = false;
 
-  constructor(opts: SimGpioChipOptions) {
+  constructor(private readonly options: SimGpioChipOptions) {
+    const opts = options;
     if (!Number.isInteger(opts.lines) || opts.lines < 1) throw new RangeError(`a chip has at least one line, not ${opts.lines}`);
     this.info = { name: opts.name ?? "gpiochip-sim", label: opts.label, lines: opts.lines };
     this.now = opts.now ?? (() => performance.now());
@@ -105,15 +124,31 @@ export class SimGpioChip implements GpioChip {
     return this.pendingDebounce === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** The reflexes input requests asked for: recorded, never run. A simulated edge reaches the main thread
-   * synchronously, where the limit guard's own halt stops the motor first. */
+  /** The reflexes input requests asked for. Without readerThread they are recorded, never run: a simulated edge
+   * reaches the main thread synchronously, where the limit guard's own halt stops the motor first (and trips the
+   * line's latch). With it, the reader thread runs them. */
   readonly reflexes: Reflex[] = [];
+
+  /** Breaks the reader thread of every request that has one (readerThread chips only). */
+  failReaders(how: ReaderFault): void {
+    const inputs = new Set(this.holders.flatMap((h) => (h?.kind === "input" ? [h.request] : [])));
+    for (const i of inputs) i.failReader(how);
+  }
 
   requestInputs(request: InputRequest): GpioInputs {
     const offsets = this.claimable(request.lines.map((l) => l.offset));
     this.reflexes.push(...(request.reflexes ?? []));
     inputConfig(request); // the kernel's limit on distinct settings per request
-    const inputs = new SimInputs(this, request.lines);
+    const threaded = this.options.readerThread;
+    const thread = threaded
+      ? {
+          name: `${this.info.name} [${this.info.label}] lines ${offsets.join(",")}`,
+          log: this.options.log ?? silentLog,
+          backoff: typeof threaded === "object" ? threaded.backoff : undefined,
+          reflexes: (request.reflexes ?? []).map((r) => ({ offset: r.offset, wire: r.wire.buffer, bytes: r.bytes, latch: r.latch?.id })),
+        }
+      : null;
+    const inputs = new SimInputs(this, request.lines, thread);
     for (const o of offsets) {
       this.holders[o] = { consumer: request.consumer, kind: "input", request: inputs };
       this.lastDriven[o] = undefined; // now an input: the chip stops driving it
@@ -189,16 +224,50 @@ export class SimGpioChip implements GpioChip {
   }
 }
 
+/** What a readerThread request reads through: the pipe standing in for its line request fd. */
+interface ThreadOptions {
+  name: string;
+  log: HalLog;
+  backoff: Backoff | undefined;
+  reflexes: { offset: number; wire: SharedArrayBuffer; bytes: Uint8Array; latch?: number }[];
+}
+
 class SimInputs implements GpioInputs {
   readonly edges = new Signal<LineEdge>();
+  readonly health = new Signal<EdgeHealth>();
   private readonly lines: InputLine[];
   private seqno = 0;
   private released = false;
+  private readonly reader: SupervisedReader | null = null;
+  /** The pipe the current reader thread reads: records go in at `w` (null once closed). */
+  private pipe: { r: number; w: number | null } | null = null;
 
   constructor(
     private readonly chip: SimGpioChip,
     lines: InputRequest["lines"],
+    thread: ThreadOptions | null,
   ) {
+    if (thread) {
+      const source = {
+        open: () => {
+          // Non-blocking writes: a reader that stopped reading loses edges (as the kernel's full buffer does), it
+          // never blocks the thread that drives the pins.
+          const [r, w] = libc.pipe(libc.O_NONBLOCK);
+          this.pipe = { r, w };
+          return r;
+        },
+        release: (r: number) => {
+          const p = this.pipe;
+          libc.close(r);
+          if (p?.r !== r) return;
+          if (p.w !== null) libc.close(p.w);
+          this.pipe = null;
+        },
+      };
+      this.reader = new SupervisedReader(source, thread);
+      this.reader.edges.on((e) => this.edges.emit(e));
+      this.reader.health.on((h) => this.health.emit(h));
+    }
     this.lines = lines.map((l) => ({
       offset: l.offset,
       activeLow: l.activeLow ?? false,
@@ -245,9 +314,29 @@ class SimInputs implements GpioInputs {
     l.timer.unref?.();
   }
 
+  /** See SimGpioChip.failReaders. */
+  failReader(how: ReaderFault): void {
+    const p = this.pipe;
+    const reader = this.reader?.reader;
+    if (!p || !reader) return;
+    if (how === "terminate") {
+      reader.worker.terminate();
+    } else if (how === "eof") {
+      if (p.w !== null) libc.close(p.w);
+      p.w = null;
+    } else {
+      const dir = libc.open("/", libc.O_RDONLY | libc.O_CLOEXEC);
+      libc.dup(dir, p.r);
+      libc.close(dir);
+      // The thread sleeps in poll() on the pipe it had: one byte wakes it to read the fd, now the directory's.
+      if (p.w !== null) libc.writeAll(p.w, new Uint8Array(1), "wake the simulated reader");
+    }
+  }
+
   release(): void {
     if (this.released) return;
     this.released = true;
+    this.reader?.stop();
     for (const l of this.lines) {
       if (l.timer === undefined) continue;
       clearTimeout(l.timer);
@@ -268,7 +357,20 @@ class SimInputs implements GpioInputs {
     const wanted = l.edge === "both" || l.edge === (rising ? "rising" : "falling");
     if (!wanted) return;
     this.seqno++;
-    this.edges.emit({ offset: l.offset, rising, timestampNs: BigInt(Math.round(this.chip.now() * 1e6)), seqno: this.seqno });
+    const timestampNs = BigInt(Math.round(this.chip.now() * 1e6));
+    if (!this.reader) {
+      this.edges.emit({ offset: l.offset, rising, timestampNs, seqno: this.seqno });
+      return;
+    }
+    // No reader thread now (restarting): the edge is lost, as it would be between two line requests.
+    const w = this.pipe?.w;
+    if (w === null || w === undefined) return;
+    const id = rising ? LineEventId.RISING_EDGE : LineEventId.FALLING_EDGE;
+    try {
+      libc.writeAll(w, encodeLineEvents([{ timestampNs, id, offset: l.offset, seqno: this.seqno, lineSeqno: this.seqno }]), "simulated GPIO event");
+    } catch {
+      // Pipe full: a reader that stopped reading, and the edge lost; the seqno gap tells the owner.
+    }
   }
 }
 

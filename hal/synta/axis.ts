@@ -1,10 +1,10 @@
 import { DeviceError } from "../errors";
 import { silentLog, type HalLog } from "../log";
 import type { MotionStatus, MoveOutcome } from "../motion";
-import type { MountAxis } from "../mount";
-import type { SharedWire } from "../serial/wire";
+import type { LimitDirection, LimitReflex, MountAxis } from "../mount";
 import { Signal } from "../signal";
 import { SyntaCancelled, SyntaNoReply, type SyntaClient } from "./client";
+import { latchKey } from "./motion-guard";
 import {
   decodeFirmware,
   decodeHighSpeedRatio,
@@ -65,6 +65,7 @@ type Intent = { kind: "stop" } | { kind: "halt" } | { kind: "move"; targetSteps:
 interface Pending {
   target: number;
   resolve: (o: MoveOutcome) => void;
+  reject: (e: DeviceError) => void;
 }
 
 /** Where the axis was at a known instant and how fast it was going there: status() extrapolates from it. */
@@ -156,6 +157,7 @@ export class SyntaAxis implements MountAxis {
     this.idlePollMs = opts.idlePollMs ?? 1000;
     this.reinitMs = opts.reinitMs ?? 2000;
     this.device = `mount ${opts.name} axis`;
+    client.motionGuard.describe(this.ch, { name: this.name, device: this.device, reverse: this.sign === -1 });
     this.unsubscribe = client.connection.on((up) => {
       if (up) {
         if (this.started && !this.closed) this.startInit().catch(() => {});
@@ -180,7 +182,7 @@ export class SyntaAxis implements MountAxis {
     return this.ready && this.client.connected;
   }
 
-  limit(): "positive" | "negative" | null {
+  limit(): LimitDirection | null {
     return null;
   }
 
@@ -221,8 +223,8 @@ export class SyntaAxis implements MountAxis {
     this.settle({ arrived: false, reason: "superseded by a new move" });
     this.releaseStopWaiters();
     this.want({ kind: "move", targetSteps }, "moving");
-    return new Promise((resolve) => {
-      this.pending = { target: position, resolve };
+    return new Promise((resolve, reject) => {
+      this.pending = { target: position, resolve, reject };
     });
   }
 
@@ -260,9 +262,12 @@ export class SyntaAxis implements MountAxis {
     this.want({ kind: "halt" }, this.ready ? "stopping" : this.mode);
   }
 
-  stopReflex(): { wire: SharedWire; bytes: Uint8Array } | null {
+  stopReflex(direction: LimitDirection, switchName: string): LimitReflex | null {
     const wire = this.client.link.wire;
-    return wire ? { wire, bytes: encodeCommand("L", this.ch) } : null;
+    if (!wire) return null;
+    // The angle grows with the step count (forward) unless the axis is reversed.
+    const backward = (direction === "positive") === (this.sign === -1);
+    return { wire, bytes: encodeCommand("L", this.ch), latch: wire.latch(latchKey(this.ch, backward), switchName) };
   }
 
   /** Stops polling and answers everything outstanding; the link and client belong to the caller. */
@@ -300,6 +305,14 @@ export class SyntaAxis implements MountAxis {
     const p = this.pending;
     this.pending = null;
     p?.resolve(outcome);
+  }
+
+  /** The move was refused rather than interrupted (the line would not start it into a tripped limit switch): its
+   * caller gets the refusal itself, as from checkMove. */
+  private refuse(err: DeviceError): void {
+    const p = this.pending;
+    this.pending = null;
+    p?.reject(err);
   }
 
   private releaseStopWaiters(): void {
@@ -405,7 +418,8 @@ export class SyntaAxis implements MountAxis {
         }
         if (err instanceof DeviceError && err.kind === "disconnected") return;
         this.lastError = err instanceof Error ? err.message : String(err);
-        this.log.error({ device: this.device, err: this.lastError }, "mount axis command failed");
+        if (err instanceof DeviceError && err.kind === "limit") this.log.warn({ device: this.device, err: this.lastError }, "mount axis motion refused by a tripped limit switch");
+        else this.log.error({ device: this.device, err: this.lastError }, "mount axis command failed");
         this.changed.emit();
         pause = this.movingPollMs;
       }
@@ -443,7 +457,8 @@ export class SyntaAxis implements MountAxis {
       if (err instanceof DeviceError && err.kind === "disconnected") throw err;
       // Refused: give the intent up (a tracking loop asks again on its next tick) rather than retry in a tight loop.
       const message = err instanceof Error ? err.message : String(err);
-      this.settle({ arrived: false, reason: `move failed: ${message}` });
+      if (err instanceof DeviceError && err.kind === "limit") this.refuse(err);
+      else this.settle({ arrived: false, reason: `move failed: ${message}` });
       this.intent = { kind: "stop" };
       this.applied = ++this.gen;
       this.setMode(this.board.running ? "stopping" : "idle");

@@ -4,6 +4,7 @@ import type { Signal } from "../signal";
 import type { ByteDuplex } from "../serial/duplex";
 import { SharedWire } from "../serial/wire";
 import { describeCommand, encodeCommand, errorName, expectedReplyLengths, ReplyParser, type ReplyEvent } from "./codec";
+import { SyntaMotionGuard } from "./motion-guard";
 
 /** The motor controller answered a command with `!code`: a real refusal, never retried. */
 export class SyntaError extends DeviceError {
@@ -86,6 +87,8 @@ export class SyntaClient {
   private closed = false;
   /** Out-of-band commands on the shared line (a limit reflex's stop) whose reply has been accounted for. */
   private oobSeen: number;
+  /** What the line's limit latches refuse (installed on the link's wire, if it has one); axes name themselves in it. */
+  readonly motionGuard = new SyntaMotionGuard();
 
   constructor(
     readonly link: ByteDuplex,
@@ -96,9 +99,11 @@ export class SyntaClient {
     this.log = opts.log ?? silentLog;
     this.name = opts.name ?? "mount motor controller";
     this.oobSeen = link.wire?.oobWrites() ?? 0;
+    link.wire?.setGuard(this.motionGuard.admit);
     this.unsubscribe.push(
       link.data.on((chunk) => this.receive(chunk)),
       link.connection.on((up) => {
+        this.motionGuard.reset();
         if (!up) this.failAll(() => this.disconnected());
       }),
     );
@@ -112,7 +117,8 @@ export class SyntaClient {
     return this.link.connection;
   }
 
-  /** Sends `:cmd axis data\r` after the commands before it and resolves with the reply's data. */
+  /** Sends `:cmd axis data\r` after the commands before it and resolves with the reply's data. Rejects, unsent, with
+   * the line's refusal (a DeviceError of kind "limit") if it would start motion into a tripped limit switch. */
   request(cmd: string, axis: string, data = "", opts: RequestOptions = {}): Promise<string> {
     if (!this.connected) return Promise.reject(this.disconnected());
     return new Promise((resolve, reject) => {
@@ -142,6 +148,7 @@ export class SyntaClient {
     if (this.closed) return;
     this.closed = true;
     for (const u of this.unsubscribe) u();
+    this.link.wire?.setGuard(null);
     this.failAll(() => new DeviceError("disconnected", this.name, `${this.name}: driver closed`));
   }
 

@@ -1,6 +1,6 @@
 // The registry wires each limit switch's reflex to its axis' serial line: the stop bytes for that axis' channel,
-// behind the mount port's shared wire. (The simulated chip records reflexes; the chardev chip hands them to its
-// reader thread, tested in reflex.test.ts.)
+// behind the mount port's shared wire, and a latch of its own on that line. (The simulated chip records reflexes; the
+// chardev chip hands them to its reader thread, tested in reflex.test.ts.)
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../../../app/config/load";
 import { silentLog } from "../../../hal/log";
@@ -27,7 +27,7 @@ afterAll(async () => {
   await pair.close();
 });
 
-test("each switch on a serial mount gets its axis' instant stop as a reflex; a simulated mount's get none", async () => {
+test("each switch on a serial mount gets its axis' instant stop as a reflex with a latch; an analytic simulated mount's get none", async () => {
   const scene = { pointing: () => null, focuserPosition: () => 0, throughput: () => 1 };
   const config = parseConfig(
     `limits = [{ name = "ra-west", axis = "ra", direction = "positive", chip = "sim", line = 5 }, ` +
@@ -44,12 +44,25 @@ test("each switch on a serial mount gets its axis' instant stop as a reflex; a s
     [5, ":L1\r"],
     [6, ":L2\r"],
   ]);
-  // Both on the mount port's line.
+  // Both on the mount port's line, each with its own latch named after its switch.
   expect(new Set(reflexes.map((r) => r.wire)).size).toBe(1);
+  expect(reflexes.map((r) => [r.latch?.label, r.latch?.tripped()])).toEqual([
+    ["ra-west", false],
+    ["dec-south", false],
+  ]);
   await devices.close();
   devices = null;
 
-  const simulated = createDevices(parseConfig(""), scene, silentLog);
-  expect((simulated.chips[0] as SimGpioChip).reflexes).toEqual([]);
-  await simulated.close();
+  // The default mount: the Synta driver over an in-memory pipe to its simulator. No fd for a reader thread to write
+  // to, but the line's latches apply all the same.
+  const piped = createDevices(parseConfig(""), scene, silentLog);
+  expect((piped.chips[0] as SimGpioChip).reflexes.map((r) => [r.offset, new TextDecoder().decode(r.bytes), r.latch?.label])).toEqual([
+    [0, ":L1\r", "ra-east"],
+    [1, ":L1\r", "ra-west"],
+  ]);
+  await piped.close();
+
+  const analytic = createDevices(parseConfig(`[mount]\ndriver = "sim"\n`), scene, silentLog);
+  expect((analytic.chips[0] as SimGpioChip).reflexes).toEqual([]);
+  await analytic.close();
 });
