@@ -3,8 +3,8 @@
  * seconds in a row is flooding, and its endpoint closes it. */
 export class FrameRate {
   private tokens: number;
-  private last = performance.now();
-  private windowStart = this.last;
+  private last: number;
+  private windowStart: number;
   private droppedInWindow = 0;
   private overWindows = 0;
   /** Frames refused since the last answer about it (answered at most once a second). */
@@ -14,13 +14,15 @@ export class FrameRate {
   constructor(
     private readonly perSecond: number,
     private readonly floodWindows = 5,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.tokens = perSecond;
+    this.last = this.windowStart = now();
   }
 
   /** Takes one frame's token: "ok", "refused" (drop it; `answer` says whether to tell the client now), or "flood". */
   take(): { verdict: "ok" } | { verdict: "refused"; answer: number } | { verdict: "flood" } {
-    const now = performance.now();
+    const now = this.now();
     this.roll(now);
     this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.last) * this.perSecond) / 1000);
     this.last = now;
