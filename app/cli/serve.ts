@@ -106,9 +106,10 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
           config: opts.config,
           dataDir: opts.dataDir,
           db,
-          // A fresh short-lived skynode token per (re)connect, signed with this server's key.
+          // A fresh skynode token per (re)connect, signed with this server's key. It never leaves the process, and
+          // its expiry closes the link (as for any token): 30 days, so a night's session is never cut by it.
           token: () =>
-            issueToken(signingKey, { sub: `skynode@${opts.config.telescope.uid}`, role: "skynode", telescopes: [opts.config.telescope.uid], ttlSec: 3600 }),
+            issueToken(signingKey, { sub: `skynode@${opts.config.telescope.uid}`, role: "skynode", telescopes: [opts.config.telescope.uid], ttlSec: 30 * 86_400 }),
         })
       : undefined;
   const users = new UserStore(db);
