@@ -8,7 +8,7 @@
 // code is 1 only on errors). Writes bench/results/groups.json.
 // Knobs: BENCH_GROUP_ROUNDS (3 each), BENCH_GROUP_RECEIVERS (500), BENCH_GROUP_WINDOW (128), BENCH_GROUP_BATCH (16),
 // BENCH_GROUP_ONLY=v3|stream (that path's rounds only, no results file).
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
@@ -76,7 +76,11 @@ async function startServer(path: GroupsPath): Promise<Server> {
   const key = loadSigningKey(dataDir); // created here, before the server reads it
   const apiKey = path === "v3" ? await issueApiKey(dataDir) : "";
   // Hub role: the appliance role also runs the built-in SkyNode for sim-1, which would publish alongside.
-  const cmd = [process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, "--role", "hub"];
+  // The /v3 sender is a user's client, under the per-connection frame budget: lifted for a saturating load (on both
+  // paths alike; the /v1 sender is a SkyNode, which is never limited).
+  const configPath = join(dataDir, "bench.toml");
+  writeFileSync(configPath, "[server]\nmax_frames_per_s = 1000000\n");
+  const cmd = [process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, "--role", "hub", "--config", configPath];
   const { proc, port, stderr } = await startListening(cmd, `${path} server`);
   const base = `ws://127.0.0.1:${port}`;
   if (path === "stream") {
