@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { offsetAt, patternPeriodS, type OffsetPattern } from "../../app/astro/patterns";
+import { MountTrack, rasterGrid } from "../../app/protocol/commands";
 
 const raster: OffsetPattern = { type: "raster", width_arcsec: 100, height_arcsec: 60, step_arcsec: 20, dwell_s: 2 };
 const daisy: OffsetPattern = { type: "daisy", radius_arcsec: 300, petals: 5, period_s: 120 };
@@ -119,5 +120,27 @@ describe("daisy", () => {
     const tip = offsetAt(one, 30);
     expect(tip.dx_arcsec).toBeCloseTo(-10, 9); // θ = π: the single tip points toward -RA
     expect(Math.hypot(offsetAt(one, 60).dx_arcsec, offsetAt(one, 60).dy_arcsec)).toBeLessThan(1e-9);
+  });
+});
+
+describe("bounded by the schema", () => {
+  test("the largest raster the schema takes (10,000 points at the 0.1\" step) has a finite period and finite offsets everywhere", () => {
+    const biggest = MountTrack.parse({
+      command_type: "mount.track",
+      target: { type: "named", name: "M31" },
+      offset_pattern: { type: "raster", width_arcsec: 9.9, height_arcsec: 9.9, step_arcsec: 0.1, dwell_s: 0.1 },
+    }).offset_pattern!;
+    expect(patternPeriodS(biggest)).toBeCloseTo(10_000 * 0.1, 6);
+    for (let t = -3; t < 1100; t += 0.37) {
+      const o = offsetAt(biggest, t);
+      expect(Number.isFinite(o.dx_arcsec) && Number.isFinite(o.dy_arcsec)).toBe(true);
+      expect(Math.max(Math.abs(o.dx_arcsec), Math.abs(o.dy_arcsec))).toBeLessThanOrEqual(4.95 + 1e-9);
+    }
+  });
+
+  test("the grid it walks is the one the schema counts", () => {
+    expect(rasterGrid({ width_arcsec: 0.3, height_arcsec: 0.1, step_arcsec: 0.1 })).toEqual({ nx: 4, ny: 2 });
+    const p: OffsetPattern = { type: "raster", width_arcsec: 0.3, height_arcsec: 0.1, step_arcsec: 0.1, dwell_s: 1 };
+    expect(patternPeriodS(p)).toBe(8);
   });
 });

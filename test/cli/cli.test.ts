@@ -31,7 +31,12 @@ describe("CLI", () => {
     expect(run(["token", "issue", "--role", "viewer", "--data", dataDir])).toMatchObject({ code: 2, err: expect.stringContaining("--sub") });
     expect(run(["token", "issue", "--sub", "a", "--role", "king", "--data", dataDir])).toMatchObject({ code: 2, err: expect.stringContaining("--role") });
     expect(run(["token", "issue", "--sub", "n", "--role", "skynode", "--data", dataDir])).toMatchObject({ code: 2, err: expect.stringContaining("exactly one telescope") });
-    expect(run(["frobnicate"])).toMatchObject({ code: 2, err: expect.stringContaining("usage") });
+    expect(run(["token", "issue", "--sub", "n", "--role", "viewer", "--ttl", "0", "--data", dataDir])).toMatchObject({ code: 2, err: expect.stringContaining("at least 1 s") });
+    expect(run(["token", "issue", "--sub", "n", "--role", "viewer", "--ttl", "forever", "--data", dataDir])).toMatchObject({ code: 2, err: expect.stringContaining("bad ttl") });
+    const usage = run(["frobnicate"]);
+    expect(usage.code).toBe(2);
+    expect(usage.err).toContain("usage");
+    expect(usage.err).toContain("[--ttl 30d|8h|never]");
     removeDir(dataDir);
   });
 

@@ -4,10 +4,13 @@ import {
   Command,
   CommandsInbound,
   ErrorCode,
+  LeaseGrant,
+  LeaseState,
   Origin,
   ServerMessage,
   StreamInbound,
   TargetPosition,
+  TaskSpec,
 } from "../../app/protocol";
 import { renderProtocolSchema } from "../../app/protocol/json-schema";
 import { commands, commandsInbound, serverMessages, streamInbound } from "./samples";
@@ -61,6 +64,58 @@ describe("protocol schemas", () => {
       { command_type: "telescope.self_destruct" },
     ];
     for (const c of bad) expect(Command.safeParse(c).success).toBe(false);
+  });
+
+  test("every number that reaches a device or a loop is bounded, edges included", () => {
+    const track = (offset_pattern: Record<string, unknown>) => ({ command_type: "mount.track", target: { type: "named", name: "M31" }, offset_pattern });
+    const raster = (r: Record<string, unknown> = {}) => track({ type: "raster", width_arcsec: 600, height_arcsec: 600, step_arcsec: 60, dwell_s: 1, ...r });
+    const daisy = (d: Record<string, unknown> = {}) => track({ type: "daisy", radius_arcsec: 300, petals: 5, period_s: 60, ...d });
+    const exposure = (e: Record<string, unknown>) => ({ target: { type: "named", name: "M31" }, exposures: [{ filter_id: "L", duration_s: 1, count: 1, ...e }] });
+    const taken = [
+      raster({ step_arcsec: 0.1, width_arcsec: 9.9, height_arcsec: 9.9, dwell_s: 0.1 }), // exactly 100 x 100 points
+      raster({ width_arcsec: 36000, height_arcsec: 36000, step_arcsec: 400 }), // 91 x 91 points
+      daisy({ radius_arcsec: 0.1, period_s: 1, petals: 32 }),
+      { command_type: "manual_control_lease.acquire", duration_s: 1 },
+      { command_type: "manual_control_lease.renew", lease_id: "l", duration_s: 86400 },
+      { command_type: "camera.exposure.start", duration_s: 0, binning: 16 },
+    ];
+    for (const c of taken) expect({ c, error: Command.safeParse(c).error }).toEqual({ c, error: undefined });
+    const refused: [Record<string, unknown>, string][] = [
+      [raster({ step_arcsec: 1e-300 }), "offset_pattern.step_arcsec"],
+      [raster({ step_arcsec: 0.099 }), "offset_pattern.step_arcsec"],
+      [raster({ width_arcsec: 10, height_arcsec: 9.9, step_arcsec: 0.1 }), "offset_pattern.step_arcsec"], // 101 x 100
+      [raster({ width_arcsec: 36000, height_arcsec: 36000, step_arcsec: 1 }), "offset_pattern.step_arcsec"],
+      [raster({ dwell_s: 0.05 }), "offset_pattern.dwell_s"],
+      [raster({ width_arcsec: Number.POSITIVE_INFINITY }), "offset_pattern.width_arcsec"],
+      [daisy({ period_s: 0.5 }), "offset_pattern.period_s"],
+      [daisy({ radius_arcsec: 5e-324 }), "offset_pattern.radius_arcsec"],
+      [daisy({ petals: 2.5 }), "offset_pattern.petals"],
+      [{ command_type: "manual_control_lease.acquire", duration_s: 0.999 }, "duration_s"],
+      [{ command_type: "manual_control_lease.renew", lease_id: "l", duration_s: 86401 }, "duration_s"],
+      [{ command_type: "camera.exposure.start", duration_s: Number.NaN, binning: 1 }, "duration_s"],
+      [{ command_type: "camera.exposure.start", duration_s: 1, binning: 17 }, "binning"],
+      [{ command_type: "rotator.move_absolute", angle_deg: 361 }, "angle_deg"],
+      [{ command_type: "focuser.move_relative", delta_um: -1e8 }, "delta_um"],
+    ];
+    for (const [c, path] of refused) {
+      const paths = Command.safeParse(c).error?.issues.map((i) => i.path.join("."));
+      expect({ c, paths }).toEqual({ c, paths: expect.arrayContaining([path]) });
+    }
+    expect(TaskSpec.safeParse(exposure({})).success).toBe(true);
+    expect(TaskSpec.safeParse({ ...exposure({}), exposures: Array.from({ length: 10 }, () => ({ filter_id: "L", duration_s: 1, count: 1000 })) }).success).toBe(true);
+    const tooMany = TaskSpec.safeParse({ ...exposure({}), exposures: Array.from({ length: 11 }, () => ({ filter_id: "L", duration_s: 1, count: 1000 })) });
+    expect(tooMany.error?.issues.map((i) => i.path.join("."))).toEqual(["exposures"]);
+    expect(TaskSpec.safeParse(exposure({ duration_s: 1e-300 })).error?.issues[0]?.path).toEqual(["exposures", 0, "duration_s"]);
+    expect(TaskSpec.safeParse(exposure({ count: 1001 })).success).toBe(false);
+  });
+
+  test("lease grants and states carry the acquisition time through (optional for older records)", () => {
+    const grant = { lease_id: "l", holder: "alice", expires_at: "2026-12-01T00:10:00.000Z", acquired_at: "2026-12-01T00:00:00.000Z" };
+    expect(LeaseGrant.parse(grant)).toEqual(grant);
+    expect(LeaseState.parse({ state: "active", ...grant })).toEqual({ state: "active", ...grant });
+    const { acquired_at: _, ...older } = grant;
+    expect(LeaseState.parse({ state: "expired", ...older })).toEqual({ state: "expired", ...older });
+    expect(LeaseGrant.safeParse({ ...grant, acquired_at: "yesterday" }).success).toBe(false);
   });
 
   test("TargetPosition and Origin take the DESIGN.md §3 shapes", () => {
