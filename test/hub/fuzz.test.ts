@@ -626,7 +626,7 @@ const url = (path: string, token: string) => `${server.ws}${path}?token=${encode
 const PATH: Record<Endpoint, string> = { stream: "/v1/ws/stream", commands: "/v1/ws/commands" };
 
 beforeAll(async () => {
-  server = await startServer({ args: ["--role", "hub"] });
+  server = await startServer({ args: ["--role", "hub"], config: "[server]\nmax_frames_per_s = 1000000\n" });
   const operator = server.token("fuzzer", "operator");
   fuzz.stream = await TestClient.connect(url(PATH.stream, operator));
   fuzz.commands = await TestClient.connect(url(PATH.commands, operator));
