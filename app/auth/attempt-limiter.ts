@@ -13,7 +13,8 @@ export interface AttemptLimits {
   maxEntries?: number;
 }
 
-export type AttemptStart = { ok: true; attempt: Attempt } | { ok: false; retryInMs: number };
+/** Refused: `locked` after failures, or (not locked) every place taken by attempts still in flight. */
+export type AttemptStart = { ok: true; attempt: Attempt } | { ok: false; locked: boolean; retryInMs: number };
 
 /** One started attempt; exactly one of its endings counts (later calls are ignored). */
 export interface Attempt {
@@ -44,8 +45,8 @@ export class AttemptLimiter {
   begin(key: string): AttemptStart {
     const now = this.now();
     const e = this.entry(key);
-    if (e.lockedUntil > now) return { ok: false, retryInMs: e.lockedUntil - now };
-    if (e.inFlight + e.failures >= this.limits.maxFailures) return { ok: false, retryInMs: BUSY_RETRY_MS };
+    if (e.lockedUntil > now) return { ok: false, locked: true, retryInMs: e.lockedUntil - now };
+    if (e.inFlight + e.failures >= this.limits.maxFailures) return { ok: false, locked: false, retryInMs: BUSY_RETRY_MS };
     e.inFlight++;
     let ended = false;
     const end = (outcome: "failed" | "succeeded" | "abandoned") => {

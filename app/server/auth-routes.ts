@@ -71,7 +71,7 @@ export function authRoutes(opts: AuthRoutesOptions) {
   const attempt = async <T>(key: string, check: (a: Attempt) => Promise<T>): Promise<T> => {
     const start = limiter.begin(key);
     if (!start.ok) {
-      const what = key === SETUP_KEY ? "wrong setup codes" : `failed sign-ins for ${key}`;
+      const what = !start.locked ? `attempts at once for ${key === SETUP_KEY ? "setup" : key}` : key === SETUP_KEY ? "wrong setup codes" : `failed sign-ins for ${key}`;
       throw new HttpError(429, "forbidden", `too many ${what}: try again in ${Math.ceil(start.retryInMs / 1000)} s`);
     }
     try {

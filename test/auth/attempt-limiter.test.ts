@@ -19,12 +19,12 @@ describe("AttemptLimiter", () => {
     const { limiter } = limiterWith();
     const inFlight = Array.from({ length: 5 }, () => started(limiter, "gus"));
     const sixth = limiter.begin("gus");
-    expect(sixth.ok).toBe(false);
+    expect(sixth).toEqual({ ok: false, locked: false, retryInMs: 1000 });
     // Other names have their own places.
     expect(limiter.begin("ada").ok).toBe(true);
     inFlight.forEach((a) => a.failed());
     const locked = limiter.begin("gus");
-    expect(locked).toEqual({ ok: false, retryInMs: 30_000 });
+    expect(locked).toEqual({ ok: false, locked: true, retryInMs: 30_000 });
   });
 
   test("five failures lock for lockMs from the last; the lock ends on time and failures start again from zero", () => {
@@ -44,15 +44,15 @@ describe("AttemptLimiter", () => {
     const right = started(limiter, "gus");
     Array.from({ length: 4 }, () => started(limiter, "gus")).forEach((a) => a.failed());
     // Four failures and one attempt in flight: no place left, but no lock either.
-    expect(limiter.begin("gus")).toEqual({ ok: false, retryInMs: 1000 });
+    expect(limiter.begin("gus")).toEqual({ ok: false, locked: false, retryInMs: 1000 });
     right.succeeded();
     const five = Array.from({ length: 5 }, () => started(limiter, "gus"));
     five.forEach((a) => a.failed());
     // No attempt that began before the lock is still running to end it early, and a success elsewhere is elsewhere.
     started(limiter, "ada").succeeded();
-    expect(limiter.begin("gus")).toEqual({ ok: false, retryInMs: 30_000 });
+    expect(limiter.begin("gus")).toEqual({ ok: false, locked: true, retryInMs: 30_000 });
     c.advance(20_000);
-    expect(limiter.begin("gus")).toEqual({ ok: false, retryInMs: 10_000 });
+    expect(limiter.begin("gus")).toEqual({ ok: false, locked: true, retryInMs: 10_000 });
     c.advance(10_000);
     expect(limiter.begin("gus").ok).toBe(true);
   });
