@@ -8,6 +8,25 @@ export type BackplaneEvent =
   | { t: "commands"; key: EventKey; kind: string; body: object }
   | { t: "claim"; uid: string; instance: string };
 
+/** Events that must reach every instance (DESIGN.md §3: command events, command results and lease events are never
+ * dropped; telescope logs with them): numbered by the sending instance, so that a receiver that missed some (Redis
+ * away, a subscription lost) notices the gap and asks for them again. The others are latest-state snapshots: the
+ * newest one is sent again instead. */
+export function mustArrive(e: BackplaneEvent): boolean {
+  return e.t === "commands" || (e.t === "stream" && (!e.retain || e.kind === "event_manual_control_lease"));
+}
+
+/** How an instance's link to the others is (for /healthz): `disconnected` means cut off from the other instances
+ * (routed commands fail at once, events wait), since when and why; `lost_events` counts events of other instances
+ * that could not be recovered after an outage. */
+export interface BackplaneStatus {
+  state: "connected" | "disconnected";
+  since: string;
+  last_error: string | null;
+  outages: number;
+  lost_events: number;
+}
+
 /** A principal as it crosses between instances (the instance that authenticated the caller vouches for it). */
 export interface WirePrincipal {
   sub: string;
@@ -26,7 +45,9 @@ export type RpcReply = { ok: true; seq?: number } | { ok: false; code: ErrorCode
  * share); hub role with `[backplane] redis_url` uses Redis (redis-backplane.ts). */
 export interface Backplane {
   readonly instanceId: string;
-  /** To every other instance. */
+  readonly status: BackplaneStatus;
+  /** To every other instance; while they cannot be reached, the events that must arrive (`mustArrive`) wait and
+   * the latest snapshots are sent again once they can. */
   broadcast(event: BackplaneEvent): void;
   onEvent(handler: (event: BackplaneEvent) => void): void;
   /** This instance serves the telescope's SkyNode (a routing entry with a TTL, refreshed until released). */
@@ -34,7 +55,8 @@ export interface Backplane {
   release(uid: string): void;
   /** The instance serving the telescope's SkyNode, or null (none, or it crashed and its entry expired). */
   owner(uid: string): Promise<string | null>;
-  /** Asks instance `to`; rejects when it does not answer in time. */
+  /** Asks instance `to`; rejects when it does not answer in time, or at once when the instances cannot reach each
+   * other. */
   call(to: string, req: RpcRequest): Promise<RpcReply>;
   onCall(handler: (req: RpcRequest) => RpcReply): void;
   /** Latest retained snapshots of every instance (for a new instance's first subscribers). */

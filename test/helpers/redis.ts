@@ -14,11 +14,20 @@ export interface TestRedis {
   /** `redis://127.0.0.1:PORT` */
   url: string;
   port: number;
-  proc: RedisProc;
+  /** The running redis-server (a new process after restart()). */
+  readonly proc: RedisProc;
   /** Its working dir (`--dir`, a fresh temp dir), removed by stop(). */
   dir: string;
   /** Kills the server by pid (SIGTERM, then SIGKILL after 5 s), waits for its exit and removes its working dir. */
   stop(): Promise<void>;
+  /** Fault injection: SIGKILL by pid and wait for the exit (nothing is persisted: a restart starts empty). */
+  kill(): Promise<void>;
+  /** A new redis-server on the same port and working dir (after kill()), resolved once it answers PING. */
+  restart(): Promise<void>;
+  /** Fault injection: SIGSTOP, so that connections stay open and nothing is answered (a hung Redis); thaw() is
+   * SIGCONT. stop() thaws it first. */
+  freeze(): void;
+  thaw(): void;
 }
 
 export const REDIS_INSTALL_HINT = "sudo apt-get install -y redis-server";
@@ -50,15 +59,18 @@ export async function launchRedis(
   spawn: (cmd: string[]) => RedisProc = (cmd) => Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" }),
 ): Promise<TestRedis> {
   const bin = redisServerPath();
+  // No RDB snapshots, no AOF, the working dir a fresh temp dir; loopback only.
+  const command = (port: number, dir: string) => [bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
   let lastErr: Error | null = null;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "skynode-redis-"));
-    // No RDB snapshots, no AOF, the working dir a fresh temp dir; loopback only.
-    const proc = spawn([bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir]);
+    let proc = spawn(command(port, dir));
+    let frozen = false;
     const url = `redis://127.0.0.1:${port}`;
-    const stop = async () => {
-      proc.kill("SIGTERM");
+    const end = async (signal: "SIGTERM" | "SIGKILL") => {
+      if (frozen) thaw();
+      proc.kill(signal);
       let timer: Timer | undefined;
       const killed = new Promise<void>((res) => {
         timer = setTimeout(() => {
@@ -69,11 +81,38 @@ export async function launchRedis(
       await Promise.race([proc.exited.then(() => {}), killed]);
       await proc.exited;
       clearTimeout(timer);
+    };
+    const stop = async () => {
+      await end("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
+    };
+    const thaw = () => {
+      frozen = false;
+      proc.kill("SIGCONT");
+    };
+    const redis: TestRedis = {
+      url,
+      port,
+      get proc() {
+        return proc;
+      },
+      dir,
+      stop,
+      kill: () => end("SIGKILL"),
+      async restart() {
+        if (proc.exitCode === null && proc.signalCode === null) throw new Error(`redis-server (${url}) is still running: kill() it first`);
+        proc = spawn(command(port, dir));
+        await waitReady(proc, url);
+      },
+      freeze() {
+        frozen = true;
+        proc.kill("SIGSTOP");
+      },
+      thaw,
     };
     try {
       await waitReady(proc, url);
-      return { url, port, proc, dir, stop };
+      return redis;
     } catch (err) {
       lastErr = err as Error;
       await stop();
