@@ -66,11 +66,15 @@ describe("sign-out ends the session on the server", () => {
     expect((await get("/v1/auth/me", as(session))).status).toBe(200);
     const ws = await TestClient.connect(`${server.ws}/v1/ws/stream`, { headers: as(session) });
     expect(await ws.request({ kind: "ping", id: "p" })).toEqual({ kind: "pong", id: "p" });
-    ws.close();
+    const otherWs = await TestClient.connect(`${server.ws}/v1/ws/stream`, { headers: as(other) });
 
     const out = await post("/v1/auth/logout", {}, as(session));
     expect(out.status).toBe(204);
     expect(out.headers.get("set-cookie")).toContain("Max-Age=0");
+    // Its open socket is closed with the reason; the other session's socket stays.
+    expect(await ws.waitClosed()).toMatchObject({ code: 4003, reason: expect.stringContaining("signed out") });
+    expect(await otherWs.request({ kind: "ping", id: "q" })).toEqual({ kind: "pong", id: "q" });
+    otherWs.close();
 
     const me = await get("/v1/auth/me", as(session));
     expect(me.status).toBe(401);
