@@ -106,7 +106,9 @@ export class Federation {
     if (state === this.status.state && state !== "disconnected") return;
     // "connecting" again after a failure keeps the failure's time and reason: the link has been down since then.
     if (state === "connecting" && this.status.state === "disconnected") return;
-    this.status = { ...this.status, state, since: new Date().toISOString(), last_error, retry_ms: detail?.retry_ms ?? null };
+    // Another failed attempt: still down since the first failure; only the reason and the next retry are new.
+    const since = state === "disconnected" && this.status.state === "disconnected" ? this.status.since : new Date().toISOString();
+    this.status = { ...this.status, state, since, last_error, retry_ms: detail?.retry_ms ?? null };
     this.opts.onStatus(this.upstreamStatus);
   }
 
