@@ -135,7 +135,7 @@ describe("/v1/ws/commands", () => {
     await stream.kind("ack");
     cmds.send({ kind: "subscribe_commands", subscription_id: "s", filter: { telescope_uid: "sim-1" } });
     await cmds.kind("ack");
-    const lease = await acquire(cmds, "sim-1", 0.3);
+    const lease = await acquire(cmds, "sim-1", 1);
     expect((await stream.kind("event_manual_control_lease")).lease.state).toBe("active");
     const expired = await stream.kind("event_manual_control_lease");
     expect(expired.lease).toMatchObject({ state: "expired", lease_id: lease.data.lease_id, holder: "erin" });
