@@ -109,6 +109,7 @@ export const ERRNO_NAMES: Record<number, string> = {
   14: "EFAULT",
   16: "EBUSY",
   19: "ENODEV",
+  21: "EISDIR",
   22: "EINVAL",
   24: "EMFILE",
   25: "ENOTTY",

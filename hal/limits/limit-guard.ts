@@ -134,11 +134,13 @@ export class LimitGuard {
    * it really closed again (`halt`), so a re-read does not interrupt an axis backing off. */
   private trip(e: Entry, halt: boolean, unknown?: string): void {
     e.latch?.trip();
-    const axis = this.axis(e.s);
-    if (halt || e.state === "clear") axis.trip(e.s.direction, e.s.name, unknown);
-    else axis.refuse(e.s.direction, e.s.name, unknown);
+    const stop = halt || e.state === "clear";
+    // Two field writes before the stop, so that whoever the stop's change notification wakes reads the new state.
     e.state = unknown === undefined ? "tripped" : "unknown";
     e.reason = unknown;
+    const axis = this.axis(e.s);
+    if (stop) axis.trip(e.s.direction, e.s.name, unknown);
+    else axis.refuse(e.s.direction, e.s.name, unknown);
   }
 
   /** A falling edge: cleared only if the line still reads open (an edge is history; a rising edge behind it may

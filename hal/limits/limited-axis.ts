@@ -16,8 +16,21 @@ interface Refusal {
  * it is refused and motion away from it is allowed, which is how the axis gets back off the switch. */
 export class LimitedAxis implements MountAxis {
   private readonly refused = new Map<LimitDirection, Refusal>();
+  private wasConnected: boolean;
 
-  constructor(private readonly inner: MountAxis) {}
+  constructor(private readonly inner: MountAxis) {
+    this.wasConnected = inner.connected();
+    // A switch that tripped while the axis could not be reached (cable pulled, controller off) got no stop: the
+    // motor may be running on into it. It gets the instant stop as soon as the axis is back, before anything else.
+    inner.changed.on(() => {
+      const up = inner.connected();
+      const back = up && !this.wasConnected;
+      this.wasConnected = up;
+      if (!back) return;
+      const [direction, r] = [...this.refused][0] ?? [];
+      if (direction && r) this.inner.halt(`${this.name} ${direction} limit switch "${r.switchName}" ${describe(r)} while the axis was unreachable`);
+    });
+  }
 
   get name(): MountAxis["name"] {
     return this.inner.name;
@@ -41,8 +54,7 @@ export class LimitedAxis implements MountAxis {
 
   /** A switch closed (or its state became unknown: `unknown` says why): stop first, then remember. */
   trip(direction: LimitDirection, switchName: string, unknown?: string): void {
-    const what = unknown === undefined ? "tripped" : `cannot be read (${unknown})`;
-    this.inner.halt(`${this.name} ${direction} limit switch "${switchName}" ${what}`);
+    this.inner.halt(`${this.name} ${direction} limit switch "${switchName}" ${describe({ switchName, unknown })}`);
     this.refuse(direction, switchName, unknown);
   }
 
@@ -116,3 +128,5 @@ export class LimitedAxis implements MountAxis {
     );
   }
 }
+
+const describe = (r: Refusal) => (r.unknown === undefined ? "tripped" : `cannot be read (${r.unknown})`);

@@ -67,6 +67,7 @@ export class SimGpioChip implements GpioChip {
   private readonly lastDriven: (boolean | undefined)[];
   private readonly holders: (Holder | null)[];
   private pendingDebounce = 0;
+  private held: string | null = null;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
 
@@ -133,6 +134,17 @@ export class SimGpioChip implements GpioChip {
   failReaders(how: ReaderFault): void {
     const inputs = new Set(this.holders.flatMap((h) => (h?.kind === "input" ? [h.request] : [])));
     for (const i of inputs) i.failReader(how);
+  }
+
+  /** While a reason is held, a reader thread cannot be (re)started: opening its fd fails with that reason, as when
+   * the chip has gone away. null lets the next restart succeed. */
+  holdReaders(reason: string | null): void {
+    this.held = reason;
+  }
+
+  /** What holds the readers down (see holdReaders), or null. */
+  get readersHeld(): string | null {
+    return this.held;
   }
 
   requestInputs(request: InputRequest): GpioInputs {
@@ -250,6 +262,8 @@ class SimInputs implements GpioInputs {
     if (thread) {
       const source = {
         open: () => {
+          const held = this.chip.readersHeld;
+          if (held !== null) throw new Error(held);
           // Non-blocking writes: a reader that stopped reading loses edges (as the kernel's full buffer does), it
           // never blocks the thread that drives the pins.
           const [r, w] = libc.pipe(libc.O_NONBLOCK);
@@ -328,8 +342,10 @@ class SimInputs implements GpioInputs {
       const dir = libc.open("/", libc.O_RDONLY | libc.O_CLOEXEC);
       libc.dup(dir, p.r);
       libc.close(dir);
-      // The thread sleeps in poll() on the pipe it had: one byte wakes it to read the fd, now the directory's.
-      if (p.w !== null) libc.writeAll(p.w, new Uint8Array(1), "wake the simulated reader");
+      // The thread sleeps in poll() on the pipe it had; closing the pipe's writer wakes it to look at the fd again,
+      // now the directory's, which polls readable and reads EISDIR.
+      if (p.w !== null) libc.close(p.w);
+      p.w = null;
     }
   }
 
