@@ -205,13 +205,31 @@ describe("EventReader over a real pipe", () => {
     expect(got.edges).toHaveLength(1);
   });
 
-  test("end of file (the writer went away) is logged and stops the worker", async () => {
+  test("end of file (the writer went away) is logged, reported as a failure and stops the worker", async () => {
     const log = captureLog();
     const { reader, closeWriter } = setup({ log });
     const eof = log.next("warn");
+    const failed = within(new Promise<string>((resolve) => reader.failed.on(resolve)), "the failure");
     closeWriter();
     expect((await eof).message).toMatch(/end of file/);
+    expect(await failed).toBe("the event fd reached end of file");
+    expect(reader.failedWith).toBe("the event fd reached end of file");
     reader.stop(); // the worker has already left: stop() returns at once
+  });
+
+  test("a worker terminated from outside is reported as a failure; stop() then waits for no answer", async () => {
+    const log = captureLog();
+    const { reader, write } = setup({ log });
+    const got = collect(reader);
+    const ready = within(new Promise<void>((resolve) => reader.ready.on(resolve)), "the worker polling");
+    await ready;
+    const failed = within(new Promise<string>((resolve) => reader.failed.on(resolve)), "the failure");
+    reader.worker.terminate(); // while it sleeps in poll()
+    expect(await failed).toBe("the reader thread was terminated");
+    write([event(1)]); // nobody reads it any more
+    reader.stop();
+    expect(log.entries.filter((e) => /did not stop in time/.test(e.message))).toEqual([]);
+    expect(got.edges).toEqual([]);
   });
 
   test("stop() ends the worker promptly; afterwards the fd is no longer read", async () => {

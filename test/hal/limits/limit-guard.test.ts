@@ -5,6 +5,8 @@ import { silentLog } from "../../../hal/log";
 import { SimGpioChip } from "../../../hal/sim/gpio-chip";
 import { wireSimLimits } from "../../../hal/sim/limit-wiring";
 import { SimMountAxis } from "../../../hal/sim/mount-axis";
+import { pipePair } from "../../../hal/serial/pipe";
+import { axisRig, until } from "../synta/rig";
 
 const WEST: LimitSwitch = { name: "ra-west", axis: "ra", direction: "positive", line: 3, active_low: true, bias: "pull-up", debounce_us: 0 };
 const EAST: LimitSwitch = { name: "ra-east", axis: "ra", direction: "negative", line: 4, active_low: true, bias: "pull-up", debounce_us: 0 };
@@ -79,5 +81,31 @@ describe("limit guard", () => {
     expect(guard.ra.limit()).toBeNull();
     unwire();
     guard.release();
+  });
+
+  test("on a Synta axis a trip seen on the main thread trips the line's latch too: the line refuses motion into it, whoever asks", async () => {
+    const [driverEnd, boardEnd] = pipePair();
+    const rig = axisRig(driverEnd, boardEnd);
+    try {
+      await rig.axis.init();
+      const chip = new SimGpioChip({ label: "test", lines: 8 });
+      chip.drive(WEST.line, true);
+      const dec = new SimMountAxis("dec", { position: 0, min: -90, max: 90, speed: 20, accel: 200 });
+      const guard = new LimitGuard([{ chip, switches: [WEST] }], { ra: rig.axis, dec }, silentLog);
+      chip.drive(WEST.line, false);
+      expect(guard.states()).toEqual([{ name: "ra-west", axis: "ra", direction: "positive", line: WEST.line, state: "tripped", tripped: true }]);
+      // Around the LimitedAxis, straight to the driver: the serial line itself refuses.
+      const mark = rig.rec.mark();
+      await expect(rig.axis.moveTo(rig.axis.status().position + 1)).rejects.toMatchObject({ kind: "limit", details: { limit: "positive", switch: "ra-west" } });
+      expect(rig.rec.motion(mark).filter((c) => c.startsWith("J"))).toEqual([]);
+      expect(await rig.axis.moveTo(rig.axis.status().position - 1)).toEqual({ arrived: true });
+      chip.drive(WEST.line, true);
+      expect(guard.states()[0]).toMatchObject({ state: "clear", tripped: false });
+      await until(rig.axis.changed, () => rig.axis.status().state === "idle", 5000, "the axis idle");
+      expect(await rig.axis.moveTo(rig.axis.status().position + 1)).toEqual({ arrived: true });
+      guard.release();
+    } finally {
+      rig.close();
+    }
   });
 });

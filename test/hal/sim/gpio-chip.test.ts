@@ -1,9 +1,13 @@
 // The simulated GPIO chip keeps the kernel's semantics (gpiolib-cdev), since the limit-switch code is tested on it:
 // active-low, bias, edges per flags, debounce with bounces, seqno, EBUSY, outputs; and edges without debounce are
-// emitted synchronously from drive().
+// emitted synchronously from drive(). With `readerThread` its edges go through the real reader thread instead (which
+// runs the reflexes), and that thread can be broken the ways a real one breaks.
 import { describe, expect, test } from "bun:test";
-import type { LineEdge } from "../../../hal/gpio/chip";
+import type { EdgeHealth, LineEdge } from "../../../hal/gpio/chip";
+import * as libc from "../../../hal/gpio/libc";
 import { GpioError } from "../../../hal/gpio/uapi";
+import { SharedWire } from "../../../hal/serial/wire";
+import { Signal } from "../../../hal/signal";
 import { SimGpioChip } from "../../../hal/sim/gpio-chip";
 
 const GUARD_MS = 10_000;
@@ -272,5 +276,84 @@ describe("SimGpioChip outputs", () => {
     expect(chip.level(7)).toBe(true);
     const inputs = chip.requestInputs({ consumer: "t", lines: [{ offset: 7, bias: "pull-down" }] });
     expect(inputs.values()).toEqual([false]);
+  });
+});
+
+describe("SimGpioChip with readerThread", () => {
+  /** Resolves once `ready()` holds, re-checked at each emission of `signal`. */
+  const when = <T>(signal: Signal<T>, ready: () => boolean, what: string) =>
+    within(
+      new Promise<void>((resolve) => {
+        if (ready()) return resolve();
+        const off = signal.on(() => {
+          if (!ready()) return;
+          off();
+          resolve();
+        });
+      }),
+      what,
+    );
+
+  test("edges come from the reader thread, in order, after drive() returns; values() are at once", async () => {
+    const chip = new SimGpioChip({ label: "t", lines: 8, readerThread: true });
+    const inputs = chip.requestInputs({ consumer: "t", lines: [{ offset: 2, edge: "both" }, { offset: 5, edge: "both" }] });
+    const edges: LineEdge[] = [];
+    const got = new Signal<void>();
+    inputs.edges.on((e) => (edges.push(e), got.emit()));
+    chip.drive(2, true);
+    chip.drive(5, true);
+    chip.drive(2, false);
+    expect(edges).toEqual([]);
+    expect(inputs.values()).toEqual([false, true]);
+    await when(got, () => edges.length === 3, "three edges");
+    expect(edges.map(short)).toEqual(["2↑#1", "5↑#2", "2↓#3"]);
+    chip.close();
+  });
+
+  test("the reader thread runs the reflexes: a rising edge trips the latch and writes the bytes on the line", async () => {
+    const chip = new SimGpioChip({ label: "t", lines: 8, readerThread: true });
+    const [r, w] = libc.pipe(libc.O_NONBLOCK);
+    const wire = new SharedWire();
+    wire.setFd(w); // a pipe standing in for the serial line
+    const latch = wire.latch(7, "switch");
+    const inputs = chip.requestInputs({ consumer: "t", lines: [{ offset: 1, edge: "both" }], reflexes: [{ offset: 1, wire, bytes: new Uint8Array([58, 76, 49, 13]), latch }] });
+    const got = new Signal<void>();
+    let n = 0;
+    inputs.edges.on(() => (n++, got.emit()));
+    chip.drive(1, true);
+    await when(got, () => n === 1, "the edge");
+    expect(latch.tripped()).toBe(true);
+    expect(wire.oobWrites()).toBe(1);
+    const buf = new Uint8Array(16);
+    expect(new TextDecoder().decode(buf.subarray(0, libc.readInto(r, buf)))).toBe(":L1\r");
+    chip.close();
+    libc.close(r);
+    libc.close(w);
+  });
+
+  test.each(["eof", "error", "terminate"] as const)("failReaders(%s): not reading, with why; held, restarts fail; released, reading again", async (how) => {
+    const chip = new SimGpioChip({ label: "t", lines: 8, readerThread: { backoff: { initialMs: 5, maxMs: 20 } } });
+    const inputs = chip.requestInputs({ consumer: "t", lines: [{ offset: 3, edge: "both" }] });
+    const health: EdgeHealth[] = [];
+    const changed = new Signal<void>();
+    inputs.health.on((h) => (health.push(h), changed.emit()));
+    const edges: LineEdge[] = [];
+    inputs.edges.on((e) => (edges.push(e), changed.emit()));
+    chip.drive(3, true);
+    await when(changed, () => edges.length === 1, "an edge before the failure");
+    chip.holdReaders("unplugged");
+    chip.failReaders(how);
+    await when(changed, () => health.some((h) => !h.reading && h.reason === "it could not be restarted: unplugged"), "a refused restart");
+    const why = { eof: "the event fd reached end of file", error: "read failed: Is a directory (EISDIR)", terminate: "the reader thread was terminated" }[how];
+    expect(health[0]).toEqual({ reading: false, reason: why });
+    chip.drive(3, false); // lost: nobody reads
+    chip.holdReaders(null);
+    await when(changed, () => health.at(-1)?.reading === true, "reading again");
+    expect(inputs.values()).toEqual([false]);
+    chip.drive(3, true);
+    await when(changed, () => edges.length === 2, "an edge from the new thread");
+    // The edge lost meanwhile shows as a gap in seqno.
+    expect(edges.map(short)).toEqual(["3↑#1", "3↑#3"]);
+    chip.close();
   });
 });
