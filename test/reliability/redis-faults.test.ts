@@ -19,6 +19,8 @@ import { TestClient, type Frame } from "../helpers/ws-client";
 const RPC_TIMEOUT_MS = 1500;
 /** Short enough to expire while Redis is down. */
 const LEASE_S = 5;
+/** Past the point where Bun's RedisClient gives up reconnecting for good (20 retries, about 31 s here). */
+const LONG_OUTAGE_MS = 36_000;
 
 const newDir = freshDirs();
 let redis: TestRedis;
@@ -146,10 +148,13 @@ describe("Redis killed and restarted under two hub instances", () => {
     await alice.snapshot("event_device_snapshot", (s) => s.state === "exposing", "camera");
   }, 60_000);
 
-  test("Redis killed: both hubs stay up, commands and cancels from B are answered at once with a clear error, A's SkyNode works on", async () => {
+  test("Redis killed: both hubs stay up, A takes its users' commands, commands and cancels from B are answered at once with a clear error", async () => {
     await redis.kill();
     await healthy(a);
     await healthy(b);
+    // On A, where the SkyNode is, the lease holder's commands are taken as ever.
+    const aliceOnA = await operator(a, "alice");
+    expect((await aliceOnA.run({ command_type: "focuser.move_relative", delta_um: 10 })).status).toBe("ok");
 
     const refused = await answeredWithin(RPC_TIMEOUT_MS + 1000, () => alice.publish({ command_type: "focuser.move_relative", delta_um: 0 }));
     expect(refused).toMatchObject({ kind: "error" });
@@ -193,6 +198,7 @@ describe("Redis killed and restarted under two hub instances", () => {
     await alice.snapshot("event_device_snapshot", (s) => s.state === "exposing", "camera", 10_000);
     expect(await alice.commands.request({ id: "cancel-after", kind: "cancel_command", command_id: long.command_id })).toMatchObject({ kind: "ack" });
     expect((await alice.result(long.command_id)).status).toBe("canceled");
+    await alice.snapshot("event_device_snapshot", (s) => s.state === "idle", "camera", 10_000);
     expect((await alice.run({ command_type: "focuser.move_relative", delta_um: 10 })).status).toBe("ok");
 
     // /wss: B's subscription from before the outage receives A's publishes again.
@@ -258,6 +264,30 @@ describe("Redis killed and restarted under two hub instances", () => {
     // A's snapshots reach B again.
     await alice.snapshot("event_device_snapshot", () => true, "focuser", 10_000);
   }, 60_000);
+
+  test("Redis away for longer than Bun's client keeps retrying (about 30 s): the hubs stay up meanwhile and reconnect when it is back", async () => {
+    await redis.kill();
+    // Through the whole outage, every few seconds: both hubs answer, and B refuses a routed command at once.
+    const until = Date.now() + LONG_OUTAGE_MS;
+    while (Date.now() < until) {
+      await healthy(a);
+      await healthy(b);
+      const refused = await answeredWithin(1000, () => alice.publish({ command_type: "focuser.move_relative", delta_um: 0 }));
+      expect(refused.message).toMatch(/redis is unreachable/i);
+      await Bun.sleep(3000);
+    }
+    await redis.restart();
+    await eventually("a routed command after the long outage", async () => {
+      const { command_id, answer } = await alice.publish({ command_type: "focuser.move_relative", delta_um: 5 });
+      return answer.kind === "ack" && (await alice.result(command_id)).status === "ok";
+    }, 20_000);
+    let n = 0;
+    await eventually("a topic publish on A reaching B after the long outage", async () => {
+      const tag = `long-${++n}`;
+      await pubA.request({ id: tag, action: "publish", topic: "fleet/news", data: { name: "n", type: "t", data: tag } });
+      return await subB.next((f) => f.kind === "message" && f.data.data === tag, 300).then(() => true, () => false);
+    });
+  }, 90_000);
 
   test("nothing lost or duplicated: A journalled every result and lease event once, B's subscriber got each once, B journalled none", async () => {
     // Quiet: nothing in flight, then the hubs stop and their journals are read.
