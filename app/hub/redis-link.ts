@@ -191,7 +191,11 @@ export class RedisLink {
           // A fresh subscriber client: subscribing again on the old one would deliver each message twice.
           const wanted = [...this.channels.keys()];
           if (wanted.length > 0) await this.within(PING_TIMEOUT_MS, sub.subscribe(wanted, this.listener), "SUBSCRIBE");
-          if (this.closed) return void sub.close();
+          if (this.closed) {
+            sub.close();
+            this.redis.close();
+            return;
+          }
           this.sub = sub;
           this.watch(sub);
           for (const c of wanted) if (this.channels.has(c)) this.channels.set(c, Promise.resolve());
