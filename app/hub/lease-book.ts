@@ -1,14 +1,24 @@
 import type { Logger } from "pino";
 import type { LeaseState } from "../protocol";
 import type { Journal } from "../store/journal";
+import { storageFault } from "../store/storage-errors";
 
 export type ActiveLease = LeaseState & { state: "active" };
 
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 30_000;
+
 /** Each telescope's manual-control lease as the hub derives it from lease command results and from expiry.
- * Every change is journalled (numbered with the telescope's commands) and then announced. */
+ * Every change is journalled (numbered with the telescope's commands) and then announced. A change the journal
+ * cannot take now (its database locked or full) holds at once (the result that made it was already recorded and
+ * announced), and is journalled, then announced, when the database takes writes again, in order. */
 export class LeaseBook {
   private readonly leases = new Map<string, LeaseState>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Per telescope: lease changes in force but not yet journalled (nor announced), oldest first. */
+  private readonly unjournalled = new Map<string, LeaseState[]>();
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private attempt = 0;
 
   constructor(
     private readonly journal: Journal,
@@ -29,14 +39,17 @@ export class LeaseBook {
     return lease?.state === "active" && Date.parse(lease.expires_at) > Date.now() ? (lease as ActiveLease) : null;
   }
 
+  /** Throws (and changes nothing) only on an error retrying cannot cure. */
   set(telescopeUid: string, lease: LeaseState): void {
-    const entry = this.journal.append(telescopeUid, "lease", null, lease);
+    const waiting = this.unjournalled.get(telescopeUid);
+    if (waiting) waiting.push(lease);
+    else if (!this.record(telescopeUid, lease)) this.unjournalled.set(telescopeUid, [lease]);
     this.leases.set(telescopeUid, lease);
     clearTimeout(this.timers.get(telescopeUid));
     this.timers.delete(telescopeUid);
     if (lease.state === "active") this.schedule(telescopeUid, lease);
     this.log.info({ telescope_uid: telescopeUid, lease }, `lease ${lease.state}`);
-    this.announce(telescopeUid, entry.seq, lease);
+    if (this.unjournalled.size > 0) this.retryLater();
   }
 
   /** A lease state its telescope's own authority reports (an appliance federated to this hub): taken unless it is
@@ -52,6 +65,54 @@ export class LeaseBook {
   stop(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    clearTimeout(this.retryTimer);
+    this.flush();
+    for (const [uid, waiting] of this.unjournalled) {
+      this.log.error({ telescope_uid: uid, leases: waiting }, "lease changes the journal could not take before shutdown are lost");
+    }
+  }
+
+  /** Journals and announces one change: false when the storage refused it for now (retried later). */
+  private record(telescopeUid: string, lease: LeaseState): boolean {
+    let seq: number;
+    try {
+      seq = this.journal.append(telescopeUid, "lease", null, lease).seq;
+    } catch (err) {
+      if (!storageFault(err)) throw err;
+      this.log.warn({ err: (err as Error).message, telescope_uid: telescopeUid, lease }, "could not journal a lease change: it holds, and is journalled when the database takes writes");
+      return false;
+    }
+    this.announce(telescopeUid, seq, lease);
+    return true;
+  }
+
+  private flush(): void {
+    for (const [uid, waiting] of this.unjournalled) {
+      while (waiting.length > 0) {
+        let recorded: boolean;
+        try {
+          recorded = this.record(uid, waiting[0]!);
+        } catch (err) {
+          this.log.error({ err, telescope_uid: uid, lease: waiting[0] }, "a lease change cannot be journalled: dropped");
+          recorded = true;
+        }
+        if (!recorded) return;
+        waiting.shift();
+      }
+      this.unjournalled.delete(uid);
+    }
+    this.attempt = 0;
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(this.attempt++, 16));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.flush();
+      if (this.unjournalled.size > 0) this.retryLater();
+    }, delay);
+    this.retryTimer.unref?.();
   }
 
   private schedule(telescopeUid: string, lease: LeaseState): void {
@@ -64,7 +125,7 @@ export class LeaseBook {
         try {
           this.set(telescopeUid, { ...current, state: "expired" });
         } catch (err) {
-          // The journal is unwritable: the lease still counts as expired (active() checks the clock).
+          // Not a storage fault (those are retried): the lease still counts as expired (active() checks the clock).
           this.log.error({ err, telescope_uid: telescopeUid }, "could not journal lease expiry");
         }
       }

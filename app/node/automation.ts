@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { resolveTarget, type Resolved } from "../astro/targets";
 import type { TaskRecord, TaskSpec, TaskState } from "../protocol";
-import type { TaskStore } from "../store/tasks";
+import { UNFINISHED, type TaskStore } from "../store/tasks";
 import { Signal } from "../../hal/signal";
 import { CommandFailure, Interrupted } from "./command-failure";
 import type { Constraints } from "./constraints";
@@ -10,8 +10,6 @@ import { expose, validateExposure } from "./handlers/camera";
 import type { ImageWriter } from "./image-writer";
 import type { LeaseKeeper } from "./lease-keeper";
 import type { Telescope } from "./telescope";
-
-const UNFINISHED: TaskState[] = ["running", "paused", "queued"];
 
 /** Runs the task queue in order whenever no manual lease is held and the constraints hold: slews to the task's
  * target, tracks it, takes its exposure plan and stores every frame. A lease or unsafe conditions pause it (the
@@ -32,6 +30,12 @@ export class Automation {
     private readonly leases: LeaseKeeper,
     private readonly constraints: Constraints,
     private readonly log: Logger,
+    private readonly limits: {
+      /** `[automation] max_queued_tasks`: unfinished tasks the queue holds at most. */
+      maxQueuedTasks: number;
+      /** Why there is no room on the data disk for new frames, or null. */
+      diskShortage: () => string | null;
+    },
   ) {}
 
   start(intervalMs: number): void {
@@ -66,6 +70,14 @@ export class Automation {
 
   add(spec: TaskSpec): TaskRecord {
     this.validate(spec);
+    const unfinished = this.tasks.unfinished();
+    if (unfinished >= this.limits.maxQueuedTasks) {
+      throw new CommandFailure(
+        "conflict",
+        `the task queue is full: ${unfinished} unfinished tasks (at most ${this.limits.maxQueuedTasks}: [automation] max_queued_tasks); delete some or wait for them to finish`,
+        { unfinished, max_queued_tasks: this.limits.maxQueuedTasks },
+      );
+    }
     const task = this.tasks.add(spec);
     this.log.info({ task_id: task.task_id, name: spec.name }, "task queued");
     this.kick();
@@ -106,9 +118,11 @@ export class Automation {
   kick(): void {
     if (this.busy) return;
     this.busy = true;
-    void this.step().finally(() => {
-      this.busy = false;
-    });
+    this.step()
+      .catch((err) => this.log.error({ err }, "automation step failed"))
+      .finally(() => {
+        this.busy = false;
+      });
   }
 
   private validate(spec: TaskSpec): void {
@@ -133,7 +147,7 @@ export class Automation {
     if (!task) return;
     const target = this.resolve(task.spec);
     if ("error" in target) return this.finish(task, "failed", target.error);
-    const blocker = this.constraints.blockerFor(target);
+    const blocker = this.constraints.blockerFor(target) ?? this.limits.diskShortage();
     if (blocker) return this.hold(task, `waiting: ${blocker}`);
     let run: Run;
     try {
@@ -176,7 +190,7 @@ export class Automation {
       const e = plan[p.step]!;
       while (p.step_done < e.count) {
         ctx.check();
-        const blocker = this.constraints.blockerFor(target);
+        const blocker = this.constraints.blockerFor(target) ?? this.limits.diskShortage();
         if (blocker) throw new Interrupted(blocker);
         const { frame, context } = await expose(this.t, { ...e, image_type: "Light Frame", observer: "scheduler" }, ctx);
         const saved = this.writer.save(frame, { ...context, object: c.task.spec.name ?? context.object });

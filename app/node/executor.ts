@@ -118,12 +118,13 @@ export class Executor {
     const previous = this.outbox.lookup(id);
     if (previous?.state === "done" && previous.result) return this.report(previous.result);
     this.outbox.running(id);
-    void this.execute(record);
+    // execute() turns every failure of the command into its result; what escapes is a bug in reporting it.
+    this.execute(record).catch((err) => this.log.error({ err, command_id: id }, "command result could not be reported"));
   }
 
   cancel(commandId: string, reason = "canceled on request"): void {
     const run = this.runs.get(commandId);
-    if (run) void run.cancel(reason);
+    if (run) run.cancel(reason).catch((err) => this.log.error({ err, command_id: commandId }, "cancel failed"));
   }
 
   /** Claims devices for a run that is not a command (the automation); same conflict rules as commands. */

@@ -16,7 +16,7 @@ export interface LinkOutbox {
   /** What the hub has not acknowledged yet, in order. */
   pending(): QueuedFrame[];
   acknowledged(id: string): void;
-  /** The hub answered `id` with an error: it will never accept that frame. */
+  /** The hub answered `id` with an error other than `internal`: it will never accept that frame. */
   refused(id: string): void;
 }
 
@@ -67,6 +67,8 @@ export class HubLink {
   private retry: ReturnType<typeof setTimeout> | undefined;
   private readonly log: Logger;
   private direct: DirectSender | null = null;
+  /** Frames the hub answered `internal` (its storage busy or full): resent with backoff until it takes them. */
+  private readonly retries = new Map<string, { attempt: number; timer: ReturnType<typeof setTimeout> | undefined }>();
 
   constructor(private readonly opts: HubLinkOptions) {
     this.log = opts.log.child({ part: "hub-link" });
@@ -84,6 +86,7 @@ export class HubLink {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retry);
+    this.clearRetries();
     this.direct?.close();
     this.stream?.close(1000, "SkyNode stopping");
     this.commands?.close(1000, "SkyNode stopping");
@@ -142,6 +145,8 @@ export class HubLink {
       if (failed) return;
       failed = true;
       direct.close();
+      // A reconnect resends everything pending anyway; the attempts count again from the first.
+      this.clearRetries();
       // Bring both down together: the SkyNode is either fully attached or not at all.
       stream.close();
       commands.close();
@@ -173,7 +178,7 @@ export class HubLink {
     const msg = JSON.parse(text) as { kind: string; id?: string; lease?: LeaseState; code?: string; message?: string };
     if (msg.kind === "event_manual_control_lease" && msg.lease) this.opts.onLease(msg.lease);
     else if (msg.kind === "pong" && msg.id === LEASE_SYNC) this.opts.onLeaseSynced();
-    else if (msg.kind === "ack" && msg.id && msg.id !== LEASE_SUBSCRIPTION) this.opts.outbox.acknowledged(msg.id);
+    else if (msg.kind === "ack" && msg.id && msg.id !== LEASE_SUBSCRIPTION) this.acknowledged(msg.id);
     else if (msg.kind === "error") this.refused(msg);
   }
 
@@ -202,17 +207,50 @@ export class HubLink {
         if (msg.command_id) this.opts.onCancel(msg.command_id);
         return;
       case "ack":
-        if (msg.id) this.opts.outbox.acknowledged(msg.id);
+        if (msg.id) this.acknowledged(msg.id);
         return;
       case "error":
         return this.refused(msg);
     }
   }
 
-  /** A frame the hub refuses (unknown command, malformed data) will never be accepted: drop it, loudly. */
+  private acknowledged(id: string): void {
+    const r = this.retries.get(id);
+    if (r) {
+      clearTimeout(r.timer);
+      this.retries.delete(id);
+    }
+    this.opts.outbox.acknowledged(id);
+  }
+
+  /** A frame the hub refuses (unknown command, malformed data) will never be accepted: drop it, loudly. `internal`
+   * is the hub failing, not the frame (its database locked or full: on the appliance it is the same SQLite file),
+   * so that frame is kept and sent again with backoff: a command result is never lost to it. */
   private refused(msg: { id?: string; code?: string; message?: string }): void {
+    if (msg.id && msg.code === "internal" && this.opts.outbox.pending().some((q) => q.id === msg.id)) return this.resendLater(msg.id, msg.message);
     this.log.error({ id: msg.id, code: msg.code, message: msg.message }, "hub refused a frame");
     if (msg.id) this.opts.outbox.refused(msg.id);
+  }
+
+  private resendLater(id: string, message: string | undefined): void {
+    const r = this.retries.get(id) ?? { attempt: 0, timer: undefined };
+    clearTimeout(r.timer);
+    const cap = this.opts.maxBackoffMs ?? MAX_BACKOFF_MS;
+    const ceiling = Math.min(cap, FIRST_BACKOFF_MS * 2 ** Math.min(r.attempt++, 20));
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    if (r.attempt === 1) this.log.warn({ id, message, retry_ms: delay }, "the hub could not take a frame (internal error): sending it again with backoff");
+    r.timer = setTimeout(() => {
+      r.timer = undefined;
+      const q = this.opts.outbox.pending().find((f) => f.id === id);
+      if (q) this.send(q);
+      else this.retries.delete(id);
+    }, delay);
+    this.retries.set(id, r);
+  }
+
+  private clearRetries(): void {
+    for (const r of this.retries.values()) clearTimeout(r.timer);
+    this.retries.clear();
   }
 }
 

@@ -6,9 +6,13 @@ import { skynodeRequestTypes } from "../direct/types";
 import { LogFile } from "./log-file";
 import type { Config } from "../config/schema";
 import type { CommandRecord, CommandResult, TaskRecord, TaskSpec } from "../protocol";
+import { ImageRetention } from "../store/image-retention";
 import { ImageIndex } from "../store/images";
+import { JournalRetention } from "../store/journal-retention";
 import { Outbox } from "../store/outbox";
+import { StorageMonitor } from "../store/storage-status";
 import { TaskStore } from "../store/tasks";
+import { WriteBehind } from "../store/write-behind";
 import { Automation } from "./automation";
 import { Constraints } from "./constraints";
 import { Executor, type Handlers } from "./executor";
@@ -32,6 +36,10 @@ export interface SkyNodeOptions {
   logLevel?: string;
 }
 
+/** How often retention runs after the pass at start-up. */
+const RETENTION_INTERVAL_MS = 3_600_000;
+const GB = 1024 ** 3;
+
 /** The SkyNode (DESIGN.md §1): the telescope, its command executor, leases, automation, constraints and snapshots,
  * attached to a hub through the same WebSocket path an external SkyNode uses. */
 export class SkyNode {
@@ -47,7 +55,13 @@ export class SkyNode {
   private readonly leases: LeaseKeeper;
   private readonly constraints: Constraints;
   private readonly snapshots: SnapshotPublisher;
+  private readonly writes: WriteBehind;
+  private readonly storage: StorageMonitor;
+  private readonly writer: ImageWriter;
+  private readonly imageRetention: ImageRetention;
+  private readonly journalRetention: JournalRetention;
   private constraintTimer: ReturnType<typeof setInterval> | undefined;
+  private retentionTimer: ReturnType<typeof setInterval> | undefined;
   private hubUrl = "";
   private upstream: Record<string, unknown> | null = null;
 
@@ -57,7 +71,12 @@ export class SkyNode {
     const level = opts.logLevel ?? process.env.SKYNODE_LOG_LEVEL ?? "info";
     let forward: (entry: import("../protocol").LogEntry) => void = () => {};
     const stderr = pino.destination({ fd: 2, sync: false });
-    this.logFile = new LogFile(opts.dataDir);
+    // A closed or broken stderr (EPIPE) leaves nowhere to say so; it must not become an uncaught exception either.
+    stderr.on("error", () => {});
+    this.logFile = new LogFile(opts.dataDir, (state) => {
+      if (state.ok) this.log.info({ dropped_lines: state.dropped }, "the log file takes writes again");
+      else this.log.warn({ error: state.error }, "the log file cannot be written: its lines are dropped (stderr and the hub still get them) until it can");
+    });
     this.log = pino(
       { level, base: { app: "skynode", telescope_uid: uid } },
       pino.multistream([
@@ -69,6 +88,9 @@ export class SkyNode {
     // The link logs locally only: a refused log publish must not be forwarded (and refused) again, forever.
     const linkLog = pino({ level, base: { app: "skynode", telescope_uid: uid } }, stderr);
     this.telescope = new Telescope(config, this.log);
+    // Before any store: they write through this one, in order, and it reports the storage's health.
+    this.writes = WriteBehind.of(opts.db, this.log);
+    this.storage = new StorageMonitor(opts.dataDir, this.writes, config.store.min_free_mb);
     this.images = new ImageIndex(opts.db);
     const outbox = new Outbox(opts.db, uid);
     this.direct = new DirectResponder(
@@ -90,15 +112,26 @@ export class SkyNode {
       direct: this.direct,
     });
     forward = (entry) => this.link.publish("publish_telescope_log", { entry });
-    const writer = new ImageWriter(opts.dataDir, this.telescope, this.images);
+    this.imageRetention = new ImageRetention(this.images, {
+      keepDays: config.images.keep_days,
+      maxTotalBytes: config.images.max_total_gb * GB,
+      log: this.log.child({ part: "retention" }),
+    });
+    // The hub's journal shares this database; the appliance's SkyNode runs its retention too.
+    this.journalRetention = new JournalRetention(opts.db, config.store.journal_keep_days, this.log.child({ part: "retention" }));
+    const writer = (this.writer = new ImageWriter(opts.dataDir, this.telescope, this.images, this.writes, this.log.child({ part: "images" }), () => {
+      // The size cap holds after every new image, not only at the hourly pass.
+      if (config.images.max_total_gb > 0) this.runRetention(this.imageRetention);
+    }));
+    const diskShortage = () => this.storage.shortage();
     const tracked = () => this.automation?.nextTarget() ?? this.telescope.mount.target()?.resolved ?? null;
     this.constraints = new Constraints(this.telescope, tracked);
     const blocker = () => this.constraints.exposureBlocker();
     const handlers: Handlers = {
       ...mountHandlers(this.telescope),
       ...positionerHandlers(this.telescope),
-      ...cameraHandlers(this.telescope, writer, blocker),
-      ...autofocusHandler(this.telescope, blocker),
+      ...cameraHandlers(this.telescope, writer, blocker, diskShortage),
+      ...autofocusHandler(this.telescope, blocker, diskShortage),
       ...leaseHandlers(this.leases, config.telescope.max_lease_s, {
         pauseAutomation: () => this.automation.pause("manual control lease acquired"),
         stopAll: (reason) => this.stopAll(reason),
@@ -113,8 +146,14 @@ export class SkyNode {
       outbox,
       this.log,
     );
-    this.automation = new Automation(this.telescope, this.executor, new TaskStore(opts.db, uid), writer, this.leases, this.constraints, this.log.child({ part: "automation" }));
-    this.snapshots = new SnapshotPublisher(this.telescope, this.link, this.leases, this.constraints, this.automation, writer, () => this.upstream);
+    this.automation = new Automation(this.telescope, this.executor, new TaskStore(opts.db, uid), writer, this.leases, this.constraints, this.log.child({ part: "automation" }), {
+      maxQueuedTasks: config.automation.max_queued_tasks,
+      diskShortage,
+    });
+    this.snapshots = new SnapshotPublisher(this.telescope, this.link, this.leases, this.constraints, this.automation, writer, () => this.upstream, () =>
+      this.storage.status(),
+    );
+    this.writes.onChange(() => this.snapshots.soon());
     this.leases.changed.on(() => this.automation.kick());
     this.constraints.changed.on(() => this.onConditions());
   }
@@ -127,6 +166,12 @@ export class SkyNode {
     this.snapshots.start();
     this.link.start();
     this.automation.start(this.telescope.config.constraints.interval_s * 1000);
+    this.checkStorage().catch((err) => this.log.error({ err }, "start-up storage check failed"));
+    this.retentionTimer = setInterval(() => {
+      this.runRetention(this.imageRetention);
+      this.runRetention(this.journalRetention);
+    }, RETENTION_INTERVAL_MS);
+    this.retentionTimer.unref();
     this.log.info({ hub: hubUrl }, "SkyNode started");
   }
 
@@ -138,6 +183,7 @@ export class SkyNode {
   /** Stops motion safely (every device decelerates to a stop) and detaches from the hub. */
   async stop(): Promise<void> {
     clearInterval(this.constraintTimer);
+    clearInterval(this.retentionTimer);
     this.automation.stop();
     await Promise.race([this.stopAll("shutting down"), Bun.sleep(10_000)]);
     this.telescope.mount.stopTracking();
@@ -145,6 +191,9 @@ export class SkyNode {
     this.leases.stop();
     this.link.stop();
     await this.telescope.devices.close();
+    // The store is flushed: one last try at what waits in memory (the database closes after this).
+    this.writer.close();
+    this.writes.close();
     this.logFile.close();
   }
 
@@ -176,11 +225,22 @@ export class SkyNode {
   private onConditions(): void {
     const blocker = this.constraints.exposureBlocker();
     if (blocker) {
-      void this.automation.pause(blocker);
+      this.automation.pause(blocker).catch((err) => this.log.error({ err }, "could not pause the automation"));
       const camera = this.executor.holder("camera");
-      if (camera) void camera.cancel(`stopped: ${blocker}`);
+      if (camera) camera.cancel(`stopped: ${blocker}`).catch((err) => this.log.error({ err }, "could not stop the exposure"));
     }
     this.automation.kick();
+  }
+
+  /** Start-up: leftovers of interrupted image writes, then a first retention pass. */
+  private async checkStorage(): Promise<void> {
+    await this.writer.check();
+    await this.imageRetention.run();
+    await this.journalRetention.run();
+  }
+
+  private runRetention(r: { run(): Promise<number> }): void {
+    r.run().catch((err) => this.log.error({ err }, "retention pass failed"));
   }
 
   private async stopAll(reason: string): Promise<string[]> {

@@ -1,3 +1,4 @@
+import type { StorageStatus } from "../store/storage-status";
 import type { Automation } from "./automation";
 import type { Constraints } from "./constraints";
 import type { HubLink } from "./hub-link";
@@ -31,6 +32,8 @@ export class SnapshotPublisher {
     private readonly images: ImageWriter,
     /** The upstream link's state when the appliance is federated to a hub (else null). */
     private readonly upstream: () => Record<string, unknown> | null,
+    /** The data dir's storage: `{state: "ok"|"degraded"|"full", free_bytes, last_error}`. */
+    private readonly storage: () => StorageStatus,
   ) {}
 
   start(): void {
@@ -167,6 +170,7 @@ export class SnapshotPublisher {
           slewing,
           site: t.site,
           upstream: this.upstream(),
+          storage: this.storage(),
         },
       },
     ];

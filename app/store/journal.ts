@@ -1,4 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
+import { WriteBehind } from "./write-behind";
 
 export type JournalKind = "command" | "command_result" | "lease";
 
@@ -46,11 +47,16 @@ export class Journal {
   }
 
   /** Appends and returns the entry's sequence number. Throws (and numbers nothing) if the write fails, e.g.
-   * a duplicate command id or a database locked by another process past the busy timeout. */
+   * a duplicate command id or a database locked by another process past the busy timeout: the journal is written
+   * through, never behind, because the hub answers (acks) only what it has recorded. Where the SkyNode's stores
+   * share the database, the write reports to their health (the telescope snapshot's `storage`). */
   append(telescopeUid: string, kind: JournalKind, commandId: string | null, body: object): JournalEntry {
     const seq = this.lastSeq(telescopeUid) + 1;
     const ts = Date.now();
-    this.insert.run(telescopeUid, seq, kind, commandId, JSON.stringify(body), ts);
+    const write = () => this.insert.run(telescopeUid, seq, kind, commandId, JSON.stringify(body), ts);
+    const health = WriteBehind.existing(this.db);
+    if (health) health.direct(write);
+    else write();
     this.lastSeqCache.set(telescopeUid, seq);
     const entry = { telescope_uid: telescopeUid, seq, kind, command_id: commandId, body, ts };
     for (const listener of this.listeners) listener(entry);

@@ -3,7 +3,7 @@ import { measureStars } from "../../imaging/star-measure";
 import { CommandFailure } from "../command-failure";
 import type { Handler, RunContext } from "../executor";
 import type { Telescope } from "../telescope";
-import { expose } from "./camera";
+import { expose, refuseWithoutSpace } from "./camera";
 import { moveAndWait, round } from "./move";
 import { requireFilter } from "./positioners";
 
@@ -20,7 +20,7 @@ const MAX_SWEEPS = 3;
  * half-flux radius in a frame at each, fits the curve (hyperbola for `vcurve`, parabola for `parabolic`) and moves
  * to the best position. When the minimum lies outside the sweep, it re-centres on the best sample and sweeps again;
  * when it lies inside but too near an end for the fit to be trusted, it sweeps again centred on it. */
-export function autofocusHandler(t: Telescope, conditions: () => string | null) {
+export function autofocusHandler(t: Telescope, conditions: () => string | null, diskShortage: () => string | null) {
   const af = t.config.autofocus;
   const focuser = t.devices.focuser;
   return {
@@ -36,6 +36,8 @@ export function autofocusHandler(t: Telescope, conditions: () => string | null) 
       async run(c, ctx) {
         const unsafe = conditions();
         if (unsafe) throw new CommandFailure("conflict", `cannot autofocus: ${unsafe}`);
+        // Focus frames are not stored, but the run logs every sample and ends in a result: refused like an exposure.
+        refuseWithoutSpace(diskShortage, "autofocus");
         const strategy = c.strategy === "parabolic" ? "parabolic" : "vcurve";
         const start = focuser.status().position;
         const samples: Sample[] = [];

@@ -15,8 +15,9 @@ export interface ExposureRequest {
 }
 
 /** Camera commands: one exposure at a time; a second is refused with `conflict`. An exposure with a filter also
- * holds the filter wheel, so nothing turns it mid-frame. */
-export function cameraHandlers(t: Telescope, writer: ImageWriter, conditions: () => string | null) {
+ * holds the filter wheel, so nothing turns it mid-frame. `diskShortage` says why there is no room for the image
+ * (free space below `[store] min_free_mb`): the exposure is refused with `conflict` before the shutter opens. */
+export function cameraHandlers(t: Telescope, writer: ImageWriter, conditions: () => string | null, diskShortage: () => string | null) {
   return {
     "camera.exposure.start": {
       devices: (c) => (c.filter_id ? ["camera", "filter_wheel"] : ["camera"]),
@@ -24,13 +25,20 @@ export function cameraHandlers(t: Telescope, writer: ImageWriter, conditions: ()
       async run(c, ctx) {
         const unsafe = conditions();
         if (unsafe) throw new CommandFailure("conflict", `cannot expose: ${unsafe}`);
+        refuseWithoutSpace(diskShortage, "expose");
         const req = { ...c, image_type: "Light Frame" as const, observer: ctx.record?.origin.sub ?? "skynode" };
         const { frame, context } = await expose(t, req, ctx);
         const saved = writer.save(frame, context);
-        return { image_id: saved.image_id, path: saved.path, ...saved.meta };
+        return { image_id: saved.image_id, path: saved.path, ...saved.meta, stored: saved.stored };
       },
     } satisfies Handler<"camera.exposure.start">,
   };
+}
+
+/** Throws `conflict` naming the free space when the data disk has too little of it for new frames. */
+export function refuseWithoutSpace(diskShortage: () => string | null, what: string): void {
+  const short = diskShortage();
+  if (short) throw new CommandFailure("conflict", `cannot ${what}: ${short}`);
 }
 
 export function validateExposure(t: Telescope, c: { duration_s: number; binning: number; filter_id?: string }): void {
