@@ -113,7 +113,8 @@ async function main(argv: string[]): Promise<void> {
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
         const body = (await res.json().catch(() => null)) as { status?: string } | null;
-        if (res.ok && body?.status === "ok") return void console.log(`${url}: ok`);
+        // Degraded (a hub without Redis) is alive: a restart would not bring Redis back.
+        if (res.ok && (body?.status === "ok" || body?.status === "degraded")) return void console.log(`${url}: ${body.status}`);
         last = `HTTP ${res.status}`;
       } catch (err) {
         last = (err as Error).message;

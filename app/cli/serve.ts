@@ -130,6 +130,8 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     limits,
     registry,
     lag,
+    backplane,
+    bus,
     role: opts.role,
     telescopeUid: opts.role === "appliance" ? opts.config.telescope.uid : undefined,
   });

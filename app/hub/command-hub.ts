@@ -179,7 +179,8 @@ export class CommandHub {
         return sendAck(conn, id, { command_id: req.msg.command_id, seq: reply.seq });
       }
       sendAck(conn, id, { command_id: req.command_id });
-    })().catch((err) => sendError(conn, id, "not_found", `telescope ${telescopeUid} could not be reached: ${(err as Error).message}`));
+      // The other instances are out of reach (Redis): the telescope may well be there, so this is no not_found.
+    })().catch((err: unknown) => sendError(conn, id, "internal", `telescope ${telescopeUid} could not be reached: ${(err as Error).message}`));
   }
 
   /** Delivers a command-side event here and on the other instances. */

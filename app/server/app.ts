@@ -18,6 +18,8 @@ import { apiKeyRoutes } from "./apikey-routes";
 import { authRoutes } from "./auth-routes";
 import { catalogRoutes } from "./catalog-routes";
 import type { EventLoopLag } from "./event-loop-lag";
+import type { BackplaneStatus } from "../hub/backplane";
+import type { ChannelBusStatus } from "../hub/channel-bus";
 // The web UI: Bun bundles the page, its TypeScript and CSS when the server starts (and into a compiled binary).
 import ui from "../ui/index.html";
 import { nodeRoutes } from "./node-routes";
@@ -37,6 +39,9 @@ export interface ServerOptions {
   /** Every open socket, under its account, token and key. */
   registry: ConnectionRegistry;
   lag: EventLoopLag;
+  /** Scaled out: the links to the other instances (Redis), for /healthz. */
+  backplane?: { readonly status: BackplaneStatus };
+  bus?: { readonly status: ChannelBusStatus } | null;
   role: "appliance" | "hub";
   telescopeUid?: string;
   /** The appliance's own SkyNode (absent in hub role): adds its REST routes. */
@@ -81,14 +86,22 @@ export function createApp(opts: ServerOptions) {
     },
   })
     .get("/", ui as never)
-    .get("/healthz", () => ({
-      status: "ok",
-      role: opts.role,
-      telescope_uid: opts.telescopeUid,
-      connections: registry.size,
-      uptime_s: Math.round((Date.now() - started) / 1000),
-      event_loop_lag_ms: opts.lag.maxMs(),
-    }))
+    .get("/healthz", () => {
+      const backplane = opts.backplane?.status ?? null;
+      const bus = opts.bus?.status ?? null;
+      // Still 200: restarting this instance would not bring Redis back; "degraded" says what is missing.
+      const degraded = backplane?.state === "disconnected" || bus?.state === "disconnected";
+      return {
+        status: degraded ? "degraded" : "ok",
+        role: opts.role,
+        telescope_uid: opts.telescopeUid,
+        connections: registry.size,
+        uptime_s: Math.round((Date.now() - started) / 1000),
+        event_loop_lag_ms: opts.lag.maxMs(),
+        ...(backplane ? { backplane } : {}),
+        ...(bus ? { messaging_bus: bus } : {}),
+      };
+    })
     .ws("/v1/ws/stream", wsRoute(hub.streamEndpoint, { ...route, accept: authenticate }))
     .ws("/v1/ws/commands", wsRoute(hub.commandsEndpoint, { ...route, accept: authenticate }))
     .ws("/wss", wsRoute(opts.topics.endpoint, { ...route, accept: authenticate }))

@@ -78,6 +78,8 @@ const presenceOf = async (srv: TestServer, group: string) =>
     .map((c) => c.client_id)
     .sort();
 
+const health = async (srv: TestServer) => (await (await fetch(`${srv.http}/healthz`)).json()) as { status: string; backplane?: { state: string } };
+
 async function healthy(srv: TestServer): Promise<void> {
   const res = await fetch(`${srv.http}/healthz`);
   expect(res.status).toBe(200);
@@ -176,6 +178,7 @@ describe("Redis killed and restarted under two hub instances", () => {
     await eventually("A and B log that Redis is unreachable", async () => logged(a, /"msg":"Redis unreachable/) && logged(b, /"msg":"Redis unreachable/), 5000);
     await healthy(a);
     await healthy(b);
+    for (const srv of [a, b]) expect(await health(srv)).toMatchObject({ status: "degraded", backplane: { state: "disconnected" } });
   }, 60_000);
 
   test("Redis back on its port: what B missed arrives once, and routed commands, cancels, retained state, topics and groups work again by themselves", async () => {
@@ -188,6 +191,7 @@ describe("Redis killed and restarted under two hub instances", () => {
       if (answer.kind !== "ack") return false;
       return (await alice.result(command_id)).status === "ok";
     });
+    await eventually("A and B's /healthz say ok again", async () => (await health(a)).status === "ok" && (await health(b)).status === "ok");
     // What B's subscribers missed while Redis was away: the exposure's result and the lease's expiry.
     expect((await alice.result(e1, 10_000)).status).toBe("ok");
     await alice.stream.next((f) => f.kind === "event_manual_control_lease" && f.lease.lease_id === leaseId && f.lease.state === "expired", 10_000);

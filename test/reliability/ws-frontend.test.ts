@@ -253,6 +253,6 @@ describe("a flood of frames", () => {
     // At most one refusal answer per second of flooding.
     const refusals = viewer.received.filter((f) => f.kind === "error");
     expect(refusals.length).toBeLessThanOrEqual(7);
-    expect((await (await fetch(`${limited.http}/healthz`)).json()).status).toBe("ok");
+    expect(((await (await fetch(`${limited.http}/healthz`)).json()) as { status: string }).status).toBe("ok");
   }, 20_000);
 });
