@@ -1,4 +1,4 @@
-import { tempDir, track, type TestServer } from "./server";
+import { removeDir, tempDir, track, type TestServer } from "./server";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -6,7 +6,7 @@ export interface SkyNodeProcess {
   proc: ReturnType<typeof Bun.spawn>;
   dataDir: string;
   uid: string;
-  /** SIGTERM and wait for the exit code. */
+  /** SIGTERM, wait for the exit code, and remove the data dir. */
   stop(): Promise<number>;
 }
 
@@ -38,7 +38,9 @@ export async function startSkyNodeProcess(hub: TestServer, uid: string): Promise
     uid,
     async stop() {
       proc.kill("SIGTERM");
-      return await proc.exited;
+      const code = await proc.exited;
+      removeDir(dataDir);
+      return code;
     },
   };
 }
