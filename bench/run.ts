@@ -7,8 +7,10 @@
 // edge -> instant stop latency, bench/results/limits.json), bench/direct.ts (a 50 MB image to one client,
 // bench/results/direct.json), bench/hub-scale.ts (a hub with 100 SkyNodes and 500 viewers, one instance and two
 // over Redis, bench/results/hub-scale.json) and bench/groups.ts (500 clients in one /v3/ws group against the same load
-// on /v1/ws/stream, bench/results/groups.json) and bench/firmware.ts (the compiled binaries' size, start-up, RSS and CPU,
-// bench/results/firmware.json) as children, one after the other, unless BENCH_ONLY.
+// on /v1/ws/stream, bench/results/groups.json), bench/firmware.ts (the compiled binaries' size, start-up, RSS and CPU,
+// bench/results/firmware.json) and bench/soak.ts (one appliance under ~200 churning clients, reconnect storms, an
+// operator and direct requests for a few minutes: RSS growth, fds, event-loop lag, errors; bench/results/soak.json) as
+// children, one after the other, unless BENCH_ONLY.
 import { mkdtempSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,8 +41,9 @@ let partBench: Proc | null = null;
 
 onCleanup(() => partBench?.kill("SIGTERM"));
 // Fan-out ≈ 1 min, bench/skynode.ts ≈ 1 min, bench/limits.ts ≈ 1.5 min, bench/direct.ts ≈ 1.5 min, bench/hub-scale.ts
-// ≈ 1 min, bench/groups.ts ≈ 1 min, bench/firmware.ts ≈ 1.5 min (their own watchdogs: 150-300 s each).
-const watchdog = guard("bench", 1_200_000);
+// ≈ 1 min, bench/groups.ts ≈ 1 min, bench/firmware.ts ≈ 1.5 min, bench/soak.ts ≈ 5 min (their own watchdogs:
+// 150-540 s each).
+const watchdog = guard("bench", 1_800_000);
 
 interface Server {
   kind: "skynode" | "bare";
@@ -201,7 +204,8 @@ async function main(): Promise<void> {
 }
 
 /** The later parts of `bun run bench` (bench/skynode.ts, bench/limits.ts, bench/direct.ts, bench/hub-scale.ts,
- * bench/groups.ts, bench/firmware.ts): each a child process, one after the other, its output straight to ours. */
+ * bench/groups.ts, bench/firmware.ts, bench/soak.ts): each a child process, one after the other, its output straight
+ * to ours. */
 async function part(script: string): Promise<number> {
   console.log("");
   partBench = Bun.spawn([process.execPath, script], { cwd: ROOT, stdin: "ignore", stdout: "inherit", stderr: "inherit" });
@@ -215,7 +219,7 @@ try {
   await main();
   let code = 0;
   if (!process.env.BENCH_ONLY) {
-    for (const script of ["bench/skynode.ts", "bench/limits.ts", "bench/direct.ts", "bench/hub-scale.ts", "bench/groups.ts", "bench/firmware.ts"]) {
+    for (const script of ["bench/skynode.ts", "bench/limits.ts", "bench/direct.ts", "bench/hub-scale.ts", "bench/groups.ts", "bench/firmware.ts", "bench/soak.ts"]) {
       if ((await part(script)) !== 0) code = 1;
     }
   }
