@@ -194,7 +194,8 @@ describe("the data dir on a full filesystem", () => {
       }
       expect(free()).toBe(0);
       const filled = fstatSync(fd).size;
-      await until("the refused image write in the log", () => server.logs().includes("the data disk refused an image"));
+      // The frame has met the full disk once the server says so (or, failing that, answers or dies).
+      await until("the image write to meet the full disk", () => server.logs().includes("the data disk refused an image") || countResults(op, command_id) > 0 || server.proc.exitCode !== null);
       expect((await fetch(`${server.http}/healthz`)).status).toBe(200);
       await storageState(op, "full", (s) => s.free_bytes === 0);
       // The frame waits in memory: neither a partial file nor a row without its file.
