@@ -334,7 +334,11 @@ async function main(): Promise<void> {
   const reflexes = chip.reflexes.filter((r) => r.offset === LINE);
   if (reflexes.length !== 1) throw new Error(`the limit guard asked for ${reflexes.length} reflexes on line ${LINE}, not 1`);
   const [pipeRead, pipeWrite] = libc.pipe();
-  const reader = new EventReader(pipeRead, { name: "bench limit line", reflexes: reflexes.map((r) => ({ offset: r.offset, wire: r.wire.buffer, bytes: r.bytes })) });
+  // With its latch, as a chip's reader thread runs it: the trip is counted under the line lock before the stop.
+  const reader = new EventReader(pipeRead, {
+    name: "bench limit line",
+    reflexes: reflexes.map((r) => ({ offset: r.offset, wire: r.wire.buffer, bytes: r.bytes, latch: r.latch?.id })),
+  });
   reader.edges.on((e) => {
     if (e.rising) trip();
   });
@@ -360,7 +364,7 @@ async function main(): Promise<void> {
       path:
         "switch thread stamps the edge (wall clock) and posts it -> appliance main thread -> simulated GPIO chip (debounce 0) -> LimitGuard -> SyntaAxis.halt -> ':L1' written to the pty -> socat -> `skynode simulate --trace` (own process) stamps the command when parsed",
       reflex_path:
-        "switch thread stamps the edge and writes a gpio_v2_line_event record into a pipe -> EventReader thread (as on a real chip's line request fd) runs the limit guard's reflex: ':L1' written on the appliance's mount line under its shared write lock -> board; then the edge reaches the main thread, whose LimitGuard halt sends the confirming ':L1' (reflex_confirmed_by_main_thread)",
+        "switch thread stamps the edge and writes a gpio_v2_line_event record into a pipe -> EventReader thread (as on a real chip's line request fd) runs the limit guard's reflex: the switch's latch tripped and ':L1' written on the appliance's mount line, both under its shared write lock -> board; then the edge reaches the main thread, whose LimitGuard halt sends the confirming ':L1' (reflex_confirmed_by_main_thread)",
       switch: "RA east (negative) limit, line 0, active-low; tracking M31 runs west, so trips stop the axis and the tracking loop restarts it",
     },
     // Per phase: `written` = edge -> the stop's write(2) returned in the appliance's process (the goal's measure);

@@ -19,7 +19,9 @@ export type MoveOutcome = { arrived: true } | { arrived: false; reason: string }
 export interface Positioner {
   status(): MotionStatus;
   /** Moves to `position`; resolves when it gets there or the move is interrupted. A new move supersedes one in
-   * progress (the earlier promise resolves `arrived: false`). */
+   * progress (the earlier promise resolves `arrived: false`). Rejects with a DeviceError when the move is refused:
+   * at once for what checkMove would refuse, or later if the device refuses to start it (a mount axis whose serial
+   * line will not start motion into a limit switch that has just tripped). */
   moveTo(position: number): Promise<MoveOutcome>;
   /** Decelerates to a stop; resolves once the device is really still. */
   stop(reason?: string): Promise<void>;

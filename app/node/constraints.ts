@@ -30,11 +30,19 @@ export class Constraints {
   ) {
     const d = t.devices;
     let key = this.hardwareKey();
+    let queued = false;
+    // Right after the device's notification, not inside it: a limit trip notifies from within its halt, and nothing
+    // there but the stop should run before the edge handler returns. Still before any I/O or timer.
     const onDevice = () => {
-      const next = this.hardwareKey();
-      if (next === key) return;
-      key = next;
-      this.refresh();
+      if (queued) return;
+      queued = true;
+      queueMicrotask(() => {
+        queued = false;
+        const next = this.hardwareKey();
+        if (next === key) return;
+        key = next;
+        this.refresh();
+      });
     };
     for (const dev of [d.mount.ra, d.mount.dec, d.focuser]) dev.changed.on(onDevice);
   }
