@@ -133,7 +133,12 @@ export class MountControl {
       // Refuse before either axis starts (a tripped limit, a lost link): one axis must not slew alone.
       this.mount.ra.checkMove(at.ha);
       this.mount.dec.checkMove(at.dec);
-      const moves = await Promise.allSettled([this.mount.ra.moveTo(at.ha), this.mount.dec.moveTo(at.dec)]);
+      const started = [this.mount.ra.moveTo(at.ha), this.mount.dec.moveTo(at.dec)];
+      // One axis stopped short (a limit switch's halt, a refused start, a lost link): the other stops at once
+      // rather than finish the slew alone.
+      const stopBoth = () => this.stop().catch((e: Error) => this.log.error({ err: e.message }, "stopping the mount failed"));
+      for (const m of started) m.then((o) => (o.arrived ? undefined : stopBoth()), stopBoth);
+      const moves = await Promise.allSettled(started);
       const failed = moves.find((m) => m.status === "rejected");
       if (failed) {
         await this.stop();

@@ -41,8 +41,12 @@ describe("limit switches", () => {
   test("a switch tripping mid-slew stops the axis; motion into it is refused, out of it allowed", async () => {
     const tripped = op.snapshot("event_device_snapshot", (s) => limitState(s, "ra-west") === true, "mount");
     const unsafe = op.snapshot("event_constraint_status_snapshot", (s) => constraint(s, "limit_switches")?.satisfied === false);
-    const slew = await op.run({ command_type: "mount.point", target: atHourAngle(45) }, 30_000);
+    // Dec has 90° to go, RA 30° to the switch: when RA trips, dec is still far from its goal.
+    const slew = await op.run({ command_type: "mount.point", target: atHourAngle(45, 0) }, 30_000);
     expect(slew.status).toBe("error");
+    // Dec stopped with RA instead of finishing the slew alone.
+    const after = await op.snapshot("event_device_snapshot", (s) => s.axes.dec.state === "idle", "mount");
+    expect(after.axes.dec.position_deg).toBeGreaterThan(20);
     expect(slew.error.code).toBe("conflict");
     expect(slew.error.message).toContain('ra positive limit switch "ra-west" tripped');
     const mount = await tripped;
