@@ -32,7 +32,9 @@ const LimitSwitch = z
   /** The GPIO chip, by label (as `gpiodetect` shows it: "pinctrl-bcm2711" on a Pi 4, "pinctrl-rp1" on a Pi 5) or
    * by path (/dev/gpiochipN); labels are stable across kernels, chip numbers are not. Absent: a simulated chip,
    * whose switch closes at `sim_at_deg` on the simulated mount. "sim": that simulated chip named explicitly, which
-   * is allowed with a real mount too (benchmarks drive its lines by software; nothing closes them by itself). */
+   * is allowed with a real mount too (benchmarks drive its lines by software; nothing closes them by itself).
+   * "sim-thread": a simulated chip whose edges go through the real reader thread, as a real chip's do (its reflexes,
+   * its failures and restarts): for tests and benchmarks of that path without GPIO hardware. */
   chip: z.string().min(1).optional(),
   /** Line offset on the GPIO chip (the BCM GPIO number on a Raspberry Pi). */
   line: z.int().min(0).max(1023),
