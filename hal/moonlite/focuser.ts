@@ -308,7 +308,15 @@ export class MoonliteFocuser implements Focuser {
       return;
     }
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.cycle(), delayMs);
+    this.timer = setTimeout(() => {
+      // cycle() handles the device's failures itself: a rejection here is a fault of the driver, and the polling
+      // must go on (a focuser nobody polls reports stale positions forever).
+      this.cycle().catch((err: unknown) => {
+        this.cycling = false;
+        this.log.error({ device: this.name, err: String(err) }, "focuser driver cycle failed");
+        this.wake(this.pollIdle);
+      });
+    }, delayMs);
   }
 
   private async cycle(): Promise<void> {

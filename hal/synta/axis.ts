@@ -375,7 +375,13 @@ export class SyntaAxis implements MountAxis {
       "motor controller axis ready",
     );
     this.changed.emit();
-    void this.run(session);
+    // run() handles the board's failures itself: a rejection is a fault of the driver. The axis must not be left
+    // looking ready with no worker applying its intents: it is lost, and initialised again.
+    this.run(session).catch((err: unknown) => {
+      this.log.error({ device: this.device, err: String(err) }, "mount axis worker failed");
+      this.lose("mount driver fault");
+      this.scheduleReinit();
+    });
   }
 
   /** Contact lost: the move in progress ends, the state stays as last known, and moves are refused until re-init. */
