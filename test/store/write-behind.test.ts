@@ -87,7 +87,7 @@ describe("write-behind stores", () => {
   test("a write that retrying cannot cure is dropped and reported, and the writes after it land", () => {
     const db = openDatabase(fresh());
     const writes = WriteBehind.of(db);
-    let outcome: boolean | null = null;
+    let outcome = null as boolean | null;
     writes.enqueue({ label: "broken", run: () => db.run("INSERT INTO no_such_table VALUES (1)"), settled: (ok) => (outcome = ok) });
     expect(outcome).toBe(false);
     expect(writes.health()).toMatchObject({ pending: 0, fault: null });
