@@ -42,13 +42,16 @@ export class LeaseBook {
   /** Throws (and changes nothing) only on an error retrying cannot cure. */
   set(telescopeUid: string, lease: LeaseState): void {
     const waiting = this.unjournalled.get(telescopeUid);
+    // Behind changes still waiting for the journal, a change waits too: the journal keeps their order.
+    const seq = waiting ? null : this.append(telescopeUid, lease);
     if (waiting) waiting.push(lease);
-    else if (!this.record(telescopeUid, lease)) this.unjournalled.set(telescopeUid, [lease]);
+    else if (seq === null) this.unjournalled.set(telescopeUid, [lease]);
     this.leases.set(telescopeUid, lease);
     clearTimeout(this.timers.get(telescopeUid));
     this.timers.delete(telescopeUid);
     if (lease.state === "active") this.schedule(telescopeUid, lease);
     this.log.info({ telescope_uid: telescopeUid, lease }, `lease ${lease.state}`);
+    if (seq !== null) this.announce(telescopeUid, seq, lease);
     if (this.unjournalled.size > 0) this.retryLater();
   }
 
@@ -72,16 +75,21 @@ export class LeaseBook {
     }
   }
 
-  /** Journals and announces one change: false when the storage refused it for now (retried later). */
-  private record(telescopeUid: string, lease: LeaseState): boolean {
-    let seq: number;
+  /** Journals one change: its seq, or null when the storage refused it for now (retried later). */
+  private append(telescopeUid: string, lease: LeaseState): number | null {
     try {
-      seq = this.journal.append(telescopeUid, "lease", null, lease).seq;
+      return this.journal.append(telescopeUid, "lease", null, lease).seq;
     } catch (err) {
       if (!storageFault(err)) throw err;
       this.log.warn({ err: (err as Error).message, telescope_uid: telescopeUid, lease }, "could not journal a lease change: it holds, and is journalled when the database takes writes");
-      return false;
+      return null;
     }
+  }
+
+  /** Journals and announces one waiting change: false when the storage still refuses it. */
+  private record(telescopeUid: string, lease: LeaseState): boolean {
+    const seq = this.append(telescopeUid, lease);
+    if (seq === null) return false;
     this.announce(telescopeUid, seq, lease);
     return true;
   }
