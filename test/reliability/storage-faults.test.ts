@@ -264,3 +264,36 @@ describe("the data dir on a full filesystem", () => {
     }
   }, 120_000);
 });
+
+describe("after an interrupted write", () => {
+  test("start-up removes stale partial files, indexes a stored frame whose row never landed, and drops a row whose file is gone", async () => {
+    const dataDir = fresh();
+    let server = await serve(FAST_SIM, dataDir);
+    const op = await Operator.connect(server, "olav");
+    await op.acquire(600);
+    const shot = await op.run({ command_type: "camera.exposure.start", duration_s: 0.1, binning: 2 });
+    expect(shot.status).toBe("ok");
+    op.close();
+    expect(await stop(server)).toBe(0);
+
+    // What a crash at the wrong moment leaves: the frame's file without its row, a half-written file, and a row
+    // whose file was deleted just before the crash.
+    const db = new Database(join(dataDir, "skynode.db"));
+    db.query("DELETE FROM images WHERE image_id = ?1").run(shot.data.image_id);
+    const gone = join(dataDir, "images", "sim-1", "gone.fits");
+    db.query("INSERT INTO images (image_id, telescope_uid, path, created_at, meta) VALUES ('gone', 'sim-1', ?1, 1, '{}')").run(gone);
+    db.close();
+    const part = `${shot.data.path.replace(/\.fits$/, "")}-other.fits.part`;
+    await Bun.write(part, new Uint8Array(1000));
+
+    server = await serve(FAST_SIM, dataDir);
+    const viewer = { authorization: `Bearer ${server.token("vic", "viewer")}` };
+    const status = (id: string) => fetch(`${server.http}/v1/images/${id}.fits`, { headers: viewer }).then((r) => r.status);
+    await until("the frame indexed again", async () => (await status(shot.data.image_id)) === 200);
+    await until("the dangling row dropped", async () => (await status("gone")) === 404 && !imageStore(dataDir).rows.has("gone"));
+    expect(existsSync(part)).toBe(false);
+    expect(await stop(server)).toBe(0);
+    const store = expectConsistent(dataDir);
+    expect([...store.rows.keys()]).toEqual([shot.data.image_id]);
+  }, 60_000);
+});
