@@ -4,6 +4,8 @@ import pino, { type Logger } from "pino";
  * `tap` also receives every line (the /wss `server_logs` topic). */
 export function createLogger(level = process.env.SKYNODE_LOG_LEVEL ?? "info", tap?: { write(line: string): void }): Logger {
   const dest = pino.destination({ fd: 2, sync: false });
+  // A broken stderr (a closed pipe, a full disk behind a redirect) loses log lines, never the process.
+  dest.on("error", () => {});
   if (!tap) return pino({ level, base: { app: "skynode" } }, dest);
   // A tee rather than pino.multistream: it keeps flush(), which shutdown needs to get the last lines out.
   const tee = {

@@ -5,6 +5,7 @@ import { createLogger } from "../log";
 import { createApp } from "../server/app";
 import { openDatabase } from "../store/database";
 import { Journal } from "../store/journal";
+import { JournalRetention } from "../store/journal-retention";
 import { issueToken } from "../auth/principal";
 import type { Logger } from "pino";
 import type { SkyNode } from "../node/skynode";
@@ -24,6 +25,8 @@ import { safeState } from "../node/safe-state";
 import { installFaultGuard } from "./fault-guard";
 
 const DEVICES_READY_WAIT_MS = 5000;
+/** How often journal retention runs after its pass at start-up. */
+const RETENTION_INTERVAL_MS = 3_600_000;
 
 export interface ServeOptions {
   host: string;
@@ -56,6 +59,14 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
   const log = createLogger(undefined, logTopic);
   const db = openDatabase(opts.dataDir, opts.config.store.busy_timeout_ms);
   const journal = new Journal(db);
+  // The journal is the hub's (the appliance's SkyNode only reads it): its retention runs here, in either role.
+  const journalRetention = new JournalRetention(db, opts.config.store.journal_keep_days, log.child({ part: "retention" }));
+  const pruneJournal = () => {
+    journalRetention.run().catch((err: unknown) => log.error({ err }, "journal retention pass failed"));
+  };
+  pruneJournal();
+  const retentionTimer = setInterval(pruneJournal, RETENTION_INTERVAL_MS);
+  retentionTimer.unref();
   const sc = opts.config.server;
   const limits = { maxFrameBytes: sc.max_frame_bytes, maxJsonDepth: sc.max_json_depth, framesPerSecond: sc.max_frames_per_s };
   const registry = new ConnectionRegistry();
@@ -181,6 +192,8 @@ export async function startServer(opts: ServeOptions): Promise<Running> {
     log,
     setupCode,
     async stop() {
+      clearInterval(retentionTimer);
+      lag.stop();
       federation?.stop();
       await node?.stop();
       await hub.stop();

@@ -3,6 +3,8 @@ import type { Logger } from "pino";
 import type { LinkOutbox, QueuedFrame } from "../node/hub-link";
 import type { CommandRecord, CommandResult, LeaseState, LogEntry } from "../protocol";
 import type { Journal, JournalEntry } from "../store/journal";
+import { storageFault } from "../store/storage-errors";
+import { WriteBehind } from "../store/write-behind";
 import { holdersToUpstream } from "./names";
 
 const PAGE = 1000;
@@ -22,6 +24,9 @@ export class UpstreamQueue implements LinkOutbox {
   private inserts = 0;
   /** Log lines dropped because the queue was full (reported, never silent). */
   dropped = 0;
+  /** Log lines the database could not queue (busy, full): sent once, not kept for a resend. */
+  private unqueued = 0;
+  private readonly writes: WriteBehind;
 
   constructor(
     db: Database,
@@ -31,6 +36,7 @@ export class UpstreamQueue implements LinkOutbox {
     private readonly maxLogs: number,
     private readonly log: Logger,
   ) {
+    this.writes = WriteBehind.of(db);
     const row = db.query("SELECT seq FROM federation_cursor WHERE telescope_uid = ?1 AND upstream = ?2").get(telescopeUid, upstream) as { seq: number } | null;
     // A new upstream starts from now: it has not seen this appliance's earlier commands and could not place them.
     this.cursor = row?.seq ?? journal.lastSeq(telescopeUid);
@@ -60,9 +66,17 @@ export class UpstreamQueue implements LinkOutbox {
     return { id, endpoint: "commands", frame: { kind: "publish_command_result", telescope_uid: this.telescopeUid, result } };
   }
 
-  /** Queues a log line; returns its frame. */
+  /** Queues a log line; returns its frame. A database that cannot take it (busy, full) costs the line its place in
+   * the queue, not the line: it is sent once, now, under an id no acknowledgement moves anything for. */
   addLog(entry: LogEntry): QueuedFrame {
-    const { id } = this.insertLog.get(this.upstream, JSON.stringify(entry)) as { id: number };
+    let id: number;
+    try {
+      id = (this.insertLog.get(this.upstream, JSON.stringify(entry)) as { id: number }).id;
+    } catch (err) {
+      if (!storageFault(err)) throw err;
+      if (this.unqueued++ % 1000 === 0) this.log.warn({ err: (err as Error).message, unqueued: this.unqueued }, "upstream log lines sent without queueing: the database refuses writes");
+      return { ...logFrame(this.telescopeUid, 0, entry), id: `m:${this.unqueued}` };
+    }
     if (++this.inserts % 256 === 0) this.trim();
     return logFrame(this.telescopeUid, id, entry);
   }
@@ -97,7 +111,7 @@ export class UpstreamQueue implements LinkOutbox {
     if (!Number.isSafeInteger(n)) return;
     // The hub answers each socket's frames in order: an acknowledgement covers everything sent before it.
     if (id.startsWith("j:")) this.advance(n);
-    else if (id.startsWith("l:")) this.deleteLogs.run(this.upstream, n);
+    else if (id.startsWith("l:")) this.writes.enqueue({ label: "upstream log acknowledged", run: () => void this.deleteLogs.run(this.upstream, n) });
   }
 
   refused(id: string): void {
@@ -113,13 +127,15 @@ export class UpstreamQueue implements LinkOutbox {
   private advance(seq: number): void {
     if (seq <= this.cursor) return;
     this.cursor = seq;
-    this.saveCursor.run(this.telescopeUid, this.upstream, seq);
+    // Behind the write-behind: an acknowledgement arrives on a socket's message handler, where a locked database must
+    // not throw. Lost to a crash before it lands, the cursor only makes the hub see a few frames again (deduplicated).
+    this.writes.enqueue({ label: "upstream cursor", run: () => void this.saveCursor.run(this.telescopeUid, this.upstream, seq) });
   }
 
   private trim(): void {
     const n = this.queuedLogs();
     if (n <= this.maxLogs) return;
-    this.trimLogs.run(this.upstream, this.maxLogs);
+    this.writes.enqueue({ label: "upstream log queue trimmed", run: () => void this.trimLogs.run(this.upstream, this.maxLogs) });
     this.dropped += n - this.maxLogs;
     this.log.warn({ dropped: n - this.maxLogs, total_dropped: this.dropped }, "upstream log queue full: oldest lines dropped");
   }

@@ -195,7 +195,7 @@ export class HubLink {
     };
     switch (msg.kind) {
       case "direct_request":
-        return void this.opts.direct.serve(direct, msg as unknown as DirectRequest);
+        return void this.opts.direct.serve(direct, msg as unknown as DirectRequest).catch((err: unknown) => this.log.error({ err }, "direct request failed"));
       case "direct_credit":
         return direct.credit(msg.request_id!, msg.chunks!);
       case "direct_cancel":

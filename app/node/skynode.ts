@@ -8,7 +8,6 @@ import type { Config } from "../config/schema";
 import type { CommandRecord, CommandResult, TaskRecord, TaskSpec } from "../protocol";
 import { ImageRetention } from "../store/image-retention";
 import { ImageIndex } from "../store/images";
-import { JournalRetention } from "../store/journal-retention";
 import { Outbox } from "../store/outbox";
 import { StorageMonitor } from "../store/storage-status";
 import { TaskStore } from "../store/tasks";
@@ -59,7 +58,6 @@ export class SkyNode {
   private readonly storage: StorageMonitor;
   private readonly writer: ImageWriter;
   private readonly imageRetention: ImageRetention;
-  private readonly journalRetention: JournalRetention;
   private constraintTimer: ReturnType<typeof setInterval> | undefined;
   private retentionTimer: ReturnType<typeof setInterval> | undefined;
   private hubUrl = "";
@@ -117,8 +115,6 @@ export class SkyNode {
       maxTotalBytes: config.images.max_total_gb * GB,
       log: this.log.child({ part: "retention" }),
     });
-    // The hub's journal shares this database; the appliance's SkyNode runs its retention too.
-    this.journalRetention = new JournalRetention(opts.db, config.store.journal_keep_days, this.log.child({ part: "retention" }));
     const writer = (this.writer = new ImageWriter(opts.dataDir, this.telescope, this.images, this.writes, this.log.child({ part: "images" }), () => {
       // The size cap holds after every new image, not only at the hourly pass.
       if (config.images.max_total_gb > 0) this.runRetention(this.imageRetention);
@@ -169,7 +165,6 @@ export class SkyNode {
     this.checkStorage().catch((err) => this.log.error({ err }, "start-up storage check failed"));
     this.retentionTimer = setInterval(() => {
       this.runRetention(this.imageRetention);
-      this.runRetention(this.journalRetention);
     }, RETENTION_INTERVAL_MS);
     this.retentionTimer.unref();
     this.log.info({ hub: hubUrl }, "SkyNode started");
@@ -236,7 +231,6 @@ export class SkyNode {
   private async checkStorage(): Promise<void> {
     await this.writer.check();
     await this.imageRetention.run();
-    await this.journalRetention.run();
   }
 
   private runRetention(r: { run(): Promise<number> }): void {
