@@ -3,6 +3,7 @@ import type { Endpoint } from "./endpoint";
 import { FrameRate } from "./frame-rate";
 import { invalidFrame, oversize } from "./invalid-frame";
 import { exceedsDepth } from "./json-depth";
+import { protoKeyPath } from "./proto-key";
 import { RequestError } from "./request-error";
 import type { WsSocket } from "./socket";
 
@@ -25,7 +26,7 @@ export interface Session<C> {
 export const FLOOD_CLOSE = 1008;
 
 /** The frame pipeline every endpoint shares: rate, binary policy, size, the endpoint's own pre-parse look, depth,
- * one JSON.parse, validation, and a guard around the handler. Whatever a frame is, it gets at most one answer (an
+ * one JSON.parse, no "__proto__" keys, validation, and a guard around the handler. Whatever a frame is, it gets at most one answer (an
  * error in the endpoint's shape, or what the handler sends), and nothing it does escapes to Bun (an exception in a
  * WebSocket handler ends the process). */
 export class FramePipeline<C, M> {
@@ -92,6 +93,8 @@ export class FramePipeline<C, M> {
       return this.answer(s, undefined, "invalid", "frame is not valid JSON");
     }
     const id = e.idOf(raw);
+    const proto = data.includes("__proto__") ? protoKeyPath(raw) : null;
+    if (proto) return this.answer(s, id, "invalid", `${proto}: a key named "__proto__" is not accepted`);
     const parsed = e.schema.safeParse(raw);
     if (!parsed.success) {
       const { message, issues } = invalidFrame(parsed.error);

@@ -76,3 +76,16 @@ test("bad frames are answered invalid before any handler runs: binary, oversize,
   expect(answers[4].id).toBe("z");
   expect(h.logged).toEqual([]);
 });
+
+test('a key named "__proto__" anywhere is refused invalid with its path, never dropped silently', () => {
+  const h = harness();
+  h.frame('{"kind":"ok","id":"p","__proto__":{"polluted":true}}');
+  h.frame('{"kind":"ok","id":"q","x":[{"a":{"__proto__":1}}]}');
+  h.frame('{"kind":"ok","id":"r","note":"__proto__ in a string is fine"}');
+  expect(h.sent.map((t) => JSON.parse(t))).toEqual([
+    { error: "invalid", id: "p", message: '__proto__: a key named "__proto__" is not accepted' },
+    { error: "invalid", id: "q", message: 'x.0.a.__proto__: a key named "__proto__" is not accepted' },
+    // The word in a string is no key: this one fails only the schema (which has no "note").
+    { error: "invalid", id: "r", message: expect.stringContaining("note"), details: expect.any(Object) },
+  ]);
+});
