@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, type TestServer } from "../helpers/server";
 import { TestClient } from "../helpers/ws-client";
+import { cookieOf, sessionRequests } from "../helpers/sessions";
 
 let server: TestServer;
 
@@ -15,10 +16,7 @@ afterAll(async () => {
   expect(await server.stop()).toBe(0);
 });
 
-const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${server.http}${path}`, { method: "POST", headers: { "content-type": "application/json", origin: server.http, ...headers }, body: JSON.stringify(body) });
-const cookieOf = (res: Response) => /skynet_session=([^;]*)/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? "";
-const as = (cookie: string) => ({ cookie: `skynet_session=${cookie}`, origin: server.http });
+const { post, as } = sessionRequests(() => server);
 
 describe("accounts", () => {
   test("first boot: setup needs the one-time code, creates the admin once, signs them in, and spends the code", async () => {

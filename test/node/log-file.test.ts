@@ -6,6 +6,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { LogFile, type LogFileState } from "../../app/node/log-file";
 import { freshDirs } from "../helpers/temp-dirs";
+import { until } from "../helpers/poll";
 
 const mounts = new Set<string>();
 afterAll(() => {
@@ -13,13 +14,6 @@ afterAll(() => {
 });
 const fresh = freshDirs();
 
-async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 describe("the log file on a full disk", () => {
   test("a write error degrades logging, says so, and recovers", async () => {

@@ -9,6 +9,7 @@ import { startServer, type TestServer } from "../helpers/server";
 import { freshDirs } from "../helpers/temp-dirs";
 import { upgradeRefusal } from "../helpers/upgrade";
 import { TestClient, type Frame } from "../helpers/ws-client";
+import { cookieOf, sessionRequests } from "../helpers/sessions";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const MAX_LEASE_S = 30;
@@ -34,10 +35,7 @@ afterAll(async () => {
   expect(await server.stop()).toBe(0);
 });
 
-const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${server.http}${path}`, { method: "POST", headers: { "content-type": "application/json", origin: server.http, ...headers }, body: JSON.stringify(body) });
-const cookieOf = (res: Response) => /skynet_session=([^;]*)/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? "";
-const as = (cookie: string) => ({ cookie: `skynet_session=${cookie}`, origin: server.http });
+const { post, as } = sessionRequests(() => server);
 const get = (path: string, headers: Record<string, string>) => fetch(`${server.http}${path}`, { headers });
 const rest = (path: string, init: RequestInit = {}) =>
   fetch(`${server.http}${path}`, { ...init, headers: { authorization: `Bearer ${operatorToken}`, "content-type": "application/json" } });

@@ -17,14 +17,13 @@ import { silentLog } from "../../hal/log";
 import { SerialPort } from "../../hal/serial/port";
 import { SimGpioChip, type ReaderFault } from "../../hal/sim/gpio-chip";
 import { SimMountAxis } from "../../hal/sim/mount-axis";
-import { SyntaBoard, type ReceivedCommand } from "../../hal/sim/synta-board";
 import { SyntaAxis } from "../../hal/synta/axis";
 import { SyntaClient } from "../../hal/synta/client";
 import { FAST_SIM, Operator } from "../helpers/operator";
-import { PtyPair } from "../helpers/pty";
 import type { TestServer } from "../helpers/server";
 import { freshDirs } from "../helpers/temp-dirs";
 import { until } from "../hal/synta/rig";
+import { boardOnPty } from "../helpers/pty-board";
 
 const WEST: LimitSwitch = { name: "ra-west", axis: "ra", direction: "positive", line: 3, active_low: true, bias: "pull-up", debounce_us: 0 };
 const HELD = "the simulated chip is held down by the test";
@@ -35,26 +34,6 @@ const WHY: Record<ReaderFault, RegExp> = {
   terminate: /^GPIO reader failed \(the reader thread was terminated\)$/,
 };
 
-/** A board on the far end of a pty pair, in this process. */
-async function boardOnPty() {
-  const pair = await PtyPair.open();
-  const port = new SerialPort({ path: pair.b, baudRate: 115200, reopenMs: 50, name: "board serial port" });
-  await port.whenConnected(5000);
-  const board = new SyntaBoard({ slewRateDegS: 20, accelDegS2: 40 });
-  board.attach(port);
-  const received: ReceivedCommand[] = [];
-  board.received.on((c) => received.push(c));
-  return {
-    pair,
-    board,
-    received,
-    async close() {
-      board.close();
-      await port.close();
-      await pair.close();
-    },
-  };
-}
 
 describe("the reader fails under a LimitGuard", () => {
   let rig: Awaited<ReturnType<typeof boardOnPty>>;
@@ -65,7 +44,7 @@ describe("the reader fails under a LimitGuard", () => {
   let guard: LimitGuard;
 
   beforeEach(async () => {
-    rig = await boardOnPty();
+    rig = await boardOnPty({ slewRateDegS: 20, accelDegS2: 40 });
     host = new SerialPort({ path: rig.pair.a, baudRate: 115200, reopenMs: 50, name: "mount serial port" });
     await host.whenConnected(5000);
     client = new SyntaClient(host, { timeoutMs: 1000, retries: 2 });
@@ -149,7 +128,7 @@ describe("the reader fails under the SkyNode", () => {
 
   beforeAll(async () => {
     process.env.SKYNODE_LOG_LEVEL ??= "silent";
-    rig = await boardOnPty();
+    rig = await boardOnPty({ slewRateDegS: 20, accelDegS2: 40 });
     const limits = `limits = [
   { name = "ra-east", axis = "ra", direction = "negative", chip = "sim-thread", line = 0, debounce_us = 0 },
   { name = "ra-west", axis = "ra", direction = "positive", chip = "sim-thread", line = 1, debounce_us = 0 },

@@ -15,6 +15,7 @@ import { startSkyNodeProcess, type SkyNodeProcess } from "../helpers/skynode-pro
 import { freshDirs } from "../helpers/temp-dirs";
 import { TestSkyNode } from "../helpers/test-skynode";
 import { TestClient, type Frame } from "../helpers/ws-client";
+import { until as poll } from "../helpers/poll";
 
 const RPC_TIMEOUT_MS = 1500;
 /** Short enough to expire while Redis is down. */
@@ -78,6 +79,9 @@ const presenceOf = async (srv: TestServer, group: string) =>
     .map((c) => c.client_id)
     .sort();
 
+/** Polls every 200 ms: each attempt is a real request to the hubs. */
+const until = (what: string, attempt: () => Promise<boolean>, ms = 15_000) => poll(what, attempt, ms, 200);
+
 const health = async (srv: TestServer) => (await (await fetch(`${srv.http}/healthz`)).json()) as { status: string; backplane?: { state: string } };
 
 async function healthy(srv: TestServer): Promise<void> {
@@ -86,14 +90,6 @@ async function healthy(srv: TestServer): Promise<void> {
   expect(((await res.json()) as { status: string }).status).toBeDefined();
 }
 
-/** Repeats `attempt` (each one answered promptly) until it says yes; fails after `ms`. */
-async function eventually(what: string, attempt: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await attempt())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await Bun.sleep(200);
-  }
-}
 
 /** A request that must be answered (ack or error) within `ms`, never left hanging. */
 async function answeredWithin(ms: number, send: () => Promise<{ answer: Frame }>): Promise<Frame> {
@@ -175,7 +171,7 @@ describe("Redis killed and restarted under two hub instances", () => {
     await watchA.stream.next((f) => f.kind === "event_manual_control_lease" && f.lease.lease_id === leaseId && f.lease.state === "expired", 15_000);
 
     // Both say they are cut off.
-    await eventually("A and B log that Redis is unreachable", async () => logged(a, /"msg":"Redis unreachable/) && logged(b, /"msg":"Redis unreachable/), 5000);
+    await until("A and B log that Redis is unreachable", async () => logged(a, /"msg":"Redis unreachable/) && logged(b, /"msg":"Redis unreachable/), 5000);
     await healthy(a);
     await healthy(b);
     for (const srv of [a, b]) expect(await health(srv)).toMatchObject({ status: "degraded", backplane: { state: "disconnected" } });
@@ -186,12 +182,12 @@ describe("Redis killed and restarted under two hub instances", () => {
     await redis.restart();
 
     // A routed command from B (the lease again): answered promptly each time, taken once the instances see each other.
-    await eventually("a routed acquire from B", async () => {
+    await until("a routed acquire from B", async () => {
       const { command_id, answer } = await alice.publish({ command_type: "manual_control_lease.acquire", duration_s: 300, purpose: "test" });
       if (answer.kind !== "ack") return false;
       return (await alice.result(command_id)).status === "ok";
     });
-    await eventually("A and B's /healthz say ok again", async () => (await health(a)).status === "ok" && (await health(b)).status === "ok");
+    await until("A and B's /healthz say ok again", async () => (await health(a)).status === "ok" && (await health(b)).status === "ok");
     // What B's subscribers missed while Redis was away: the exposure's result and the lease's expiry.
     expect((await alice.result(e1, 10_000)).status).toBe("ok");
     await alice.stream.next((f) => f.kind === "event_manual_control_lease" && f.lease.lease_id === leaseId && f.lease.state === "expired", 10_000);
@@ -207,14 +203,14 @@ describe("Redis killed and restarted under two hub instances", () => {
 
     // /wss: B's subscription from before the outage receives A's publishes again.
     let n = 0;
-    await eventually("a topic publish on A reaching B's old subscription", async () => {
+    await until("a topic publish on A reaching B's old subscription", async () => {
       const tag = `after-${++n}`;
       await pubA.request({ id: tag, action: "publish", topic: "fleet/news", data: { name: "n", type: "t", data: tag } });
       return await subB.next((f) => f.kind === "message" && f.data.data === tag, 300).then(() => true, () => false);
     });
 
     // /v3: group and direct messages both ways, and presence restored without a heartbeat.
-    await eventually("a group message from A reaching B", async () => {
+    await until("a group message from A reaching B", async () => {
       const tag = `group-${++n}`;
       alpha.send({ msg_type: "msg", target: "group", msg: tag });
       return await bravo.next((f) => f.msg === tag, 300).then(() => true, () => false);
@@ -227,7 +223,7 @@ describe("Redis killed and restarted under two hub instances", () => {
     // What Redis held and lost: the routing entries and t2's retained snapshot (t2 has published nothing since).
     const r = new RedisClient(redis.url);
     try {
-      await eventually("routing entries and retained snapshots back in Redis", async () => {
+      await until("routing entries and retained snapshots back in Redis", async () => {
         const t2Snap = await r.hget("skynode:retained", "telescope_snapshot\u0000t2\u0000");
         return (await r.get("skynode:route:t1")) !== null && (await r.get("skynode:route:t2")) !== null && t2Snap?.includes('"parked"') === true;
       });
@@ -251,7 +247,7 @@ describe("Redis killed and restarted under two hub instances", () => {
       expect(refused).toMatchObject({ kind: "error" });
       expect(refused.message).toMatch(/redis/i);
       // The silence is noticed (unanswered PINGs): from then on requests fail at once.
-      await eventually("both hubs noticing the frozen Redis", async () => count(a, lost) > before[0]! && count(b, lost) > before[1]!, 10_000);
+      await until("both hubs noticing the frozen Redis", async () => count(a, lost) > before[0]! && count(b, lost) > before[1]!, 10_000);
       const atOnce = await answeredWithin(500, () => alice.publish({ command_type: "focuser.move_relative", delta_um: 0 }));
       expect(atOnce.message).toMatch(/redis is unreachable/i);
       await healthy(a);
@@ -259,7 +255,7 @@ describe("Redis killed and restarted under two hub instances", () => {
     } finally {
       redis.thaw();
     }
-    await eventually("a routed command after the thaw", async () => {
+    await until("a routed command after the thaw", async () => {
       const { command_id, answer } = await alice.publish({ command_type: "focuser.move_relative", delta_um: 5 });
       return answer.kind === "ack" && (await alice.result(command_id)).status === "ok";
     }, 20_000);
@@ -272,8 +268,8 @@ describe("Redis killed and restarted under two hub instances", () => {
   test("Redis away for longer than Bun's client keeps retrying (about 30 s): the hubs stay up meanwhile and reconnect when it is back", async () => {
     await redis.kill();
     // Through the whole outage, every few seconds: both hubs answer, and B refuses a routed command at once.
-    const until = Date.now() + LONG_OUTAGE_MS;
-    while (Date.now() < until) {
+    const outageEnds = Date.now() + LONG_OUTAGE_MS;
+    while (Date.now() < outageEnds) {
       await healthy(a);
       await healthy(b);
       const refused = await answeredWithin(1000, () => alice.publish({ command_type: "focuser.move_relative", delta_um: 0 }));
@@ -281,12 +277,12 @@ describe("Redis killed and restarted under two hub instances", () => {
       await Bun.sleep(3000);
     }
     await redis.restart();
-    await eventually("a routed command after the long outage", async () => {
+    await until("a routed command after the long outage", async () => {
       const { command_id, answer } = await alice.publish({ command_type: "focuser.move_relative", delta_um: 5 });
       return answer.kind === "ack" && (await alice.result(command_id)).status === "ok";
     }, 20_000);
     let n = 0;
-    await eventually("a topic publish on A reaching B after the long outage", async () => {
+    await until("a topic publish on A reaching B after the long outage", async () => {
       const tag = `long-${++n}`;
       await pubA.request({ id: tag, action: "publish", topic: "fleet/news", data: { name: "n", type: "t", data: tag } });
       return await subB.next((f) => f.kind === "message" && f.data.data === tag, 300).then(() => true, () => false);

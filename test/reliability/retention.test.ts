@@ -10,6 +10,7 @@ import { ImageIndex } from "../../app/store/images";
 import { FAST_SIM, Operator } from "../helpers/operator";
 import { startServer, type TestServer } from "../helpers/server";
 import { freshDirs } from "../helpers/temp-dirs";
+import { until } from "../helpers/poll";
 
 const servers = new Set<TestServer>();
 afterAll(async () => {
@@ -32,15 +33,6 @@ async function stop(s: TestServer): Promise<number> {
   return s.stop();
 }
 
-async function until<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 /** Images stored before the server starts, as its image writer would have stored them `age_ms` ago. */
 function seedImages(dataDir: string, images: { id: string; age_ms: number; bytes: number }[]): Map<string, string> {

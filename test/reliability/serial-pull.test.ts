@@ -12,7 +12,6 @@ import { issueToken } from "../../app/auth/principal";
 import { loadSigningKey } from "../../app/auth/signing-key";
 import { startServer as startInProcess, type Running } from "../../app/cli/serve";
 import { parseConfig } from "../../app/config/load";
-import { SerialPort } from "../../hal/serial/port";
 import { SimGpioChip } from "../../hal/sim/gpio-chip";
 import { SyntaBoard, type ReceivedCommand } from "../../hal/sim/synta-board";
 import { FAST_SIM, Operator } from "../helpers/operator";
@@ -20,29 +19,10 @@ import { PtyPair } from "../helpers/pty";
 import { startServer, type TestServer } from "../helpers/server";
 import { freshDirs } from "../helpers/temp-dirs";
 import { until } from "../hal/synta/rig";
+import { boardOnPty } from "../helpers/pty-board";
 
 const constraint = (snap: Record<string, any>, name: string) => snap.constraints.find((c: any) => c.name === name);
 
-/** The board at the far end of a pty pair, its end reopening when the pty comes back. */
-async function boardOnPty() {
-  const pair = await PtyPair.open();
-  const port = new SerialPort({ path: pair.b, baudRate: 115200, reopenMs: 50, name: "board" });
-  await port.whenConnected(5000);
-  const board = new SyntaBoard({ slewRateDegS: 30, accelDegS2: 60 });
-  board.attach(port);
-  const received: ReceivedCommand[] = [];
-  board.received.on((c) => received.push(c));
-  return {
-    pair,
-    board,
-    received,
-    async close() {
-      board.close();
-      await port.close();
-      await pair.close();
-    },
-  };
-}
 
 const mountSection = (pty: string) => `[mount]\nport = "${pty}"\nbaud = 115200\nreopen_ms = 50\ntimeout_ms = 300\nretries = 2\n`;
 const resultsOf = (op: Operator, commandId: string) => op.commands.received.filter((f) => f.kind === "event_command_result" && f.result.command_id === commandId);

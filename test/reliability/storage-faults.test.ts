@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { FAST_SIM, Operator } from "../helpers/operator";
 import { startServer, track, type TestServer } from "../helpers/server";
 import { freshDirs } from "../helpers/temp-dirs";
+import { until } from "../helpers/poll";
 
 const servers = new Set<TestServer>();
 const mounts = new Set<string>();
@@ -33,16 +34,6 @@ async function stop(s: TestServer): Promise<number> {
   return s.stop();
 }
 
-/** Polls a condition (a file, a log line, a REST answer) until it holds. */
-async function until<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 const storageState = (op: Operator, state: string, pred: (s: Record<string, any>) => boolean = () => true) =>
   op.snapshot("event_telescope_snapshot", (s) => s.storage?.state === state && pred(s.storage));

@@ -10,6 +10,7 @@ import { issueApiKey } from "../helpers/api-key";
 import { startServer, type TestServer } from "../helpers/server";
 import { upgradeRefusal } from "../helpers/upgrade";
 import { TestClient, type Frame } from "../helpers/ws-client";
+import { cookieOf, sessionRequests } from "../helpers/sessions";
 
 let hub: TestServer;
 let key: string;
@@ -129,13 +130,10 @@ describe("quotas per connection", () => {
 });
 
 describe("who is connected", () => {
-  const post = (path: string, body: unknown, cookie?: string, method = "POST") =>
-    fetch(`${hub.http}${path}`, {
-      method,
-      headers: { "content-type": "application/json", origin: hub.http, ...(cookie ? { cookie: `skynet_session=${cookie}` } : {}) },
-      body: JSON.stringify(body),
-    });
-  const cookieOf = (res: Response) => /skynet_session=([^;]*)/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? "";
+  const { post, as } = sessionRequests(() => hub);
+  /** An admin's change to an account (PATCH, DELETE) with its session. */
+  const change = (method: "PATCH" | "DELETE", path: string, cookie: string, body: unknown = {}) =>
+    fetch(`${hub.http}${path}`, { method, headers: { "content-type": "application/json", ...as(cookie) }, body: JSON.stringify(body) });
   const signIn = async (name: string, password: string) => {
     const res = await post("/v1/auth/login", { name, password });
     expect(res.status).toBe(200);
@@ -159,7 +157,7 @@ describe("who is connected", () => {
     expect(setup.status).toBe(201);
     admin = cookieOf(setup);
     for (const [name, role] of [["bea", "admin"], ["cal", "operator"], ["dot", "operator"]]) {
-      expect((await post("/v1/users", { name, role, password: `${name} password` }, admin)).status).toBe(201);
+      expect((await post("/v1/users", { name, role, password: `${name} password` }, as(admin))).status).toBe(201);
     }
   });
 
@@ -168,14 +166,14 @@ describe("who is connected", () => {
     const sockets = await everywhere(bea, "bea");
     const logs = sockets[2]!;
     expect(await logs.request({ id: "logs", action: "subscribe", topic: "server_logs" })).toMatchObject({ kind: "ack" });
-    expect((await post("/v1/users/bea", { role: "viewer" }, admin, "PATCH")).status).toBe(200);
+    expect((await change("PATCH", "/v1/users/bea", admin, { role: "viewer" })).status).toBe(200);
     for (const s of sockets) expect((await s.waitClosed()).code).toBe(4003);
   });
 
   test("deleting an account closes its sockets on every endpoint (4003)", async () => {
     const cal = await signIn("cal", "cal password");
     const sockets = await everywhere(cal, "cal");
-    expect((await post("/v1/users/cal", {}, admin, "DELETE")).status).toBe(204);
+    expect((await change("DELETE", "/v1/users/cal", admin)).status).toBe(204);
     for (const s of sockets) expect((await s.waitClosed()).code).toBe(4003);
   });
 
@@ -184,7 +182,7 @@ describe("who is connected", () => {
     const second = await signIn("dot", "dot password");
     const mine = await connect(`${hub.ws}/v1/ws/stream`, { cookie: `skynet_session=${first}`, origin: hub.http });
     const other = await connect(`${hub.ws}/v1/ws/stream`, { cookie: `skynet_session=${second}`, origin: hub.http });
-    expect((await post("/v1/auth/logout", {}, first)).status).toBe(204);
+    expect((await post("/v1/auth/logout", {}, as(first))).status).toBe(204);
     expect((await mine.waitClosed()).code).toBe(4003);
     expect(await other.request({ kind: "ping", id: "still" })).toEqual({ kind: "pong", id: "still" });
   });
