@@ -478,6 +478,8 @@ async function command(command: Record<string, unknown>): Promise<Frame | null> 
   });
   const ack = await operator.request({ kind: "publish_command", id: command_id, telescope_uid: cfg.telescope, command_id, command }, command_id);
   if (ack?.kind !== "ack") {
+    // Refused (an error frame, already counted) or unanswered (a timeout, counted): no result will come.
+    results.get(command_id)?.({ status: "refused" } as Frame);
     results.delete(command_id);
     return null;
   }
@@ -492,7 +494,8 @@ async function command(command: Record<string, unknown>): Promise<Frame | null> 
 
 let leaseId: string | null = null;
 async function acquire(): Promise<void> {
-  const r = await command({ command_type: "manual_control_lease.acquire", duration_s: 600, purpose: "soak" });
+  // Longer than the cycle after which it is released: the lease never lapses under a command.
+  const r = await command({ command_type: "manual_control_lease.acquire", duration_s: P.lease_cycle_s + 300, purpose: "soak" });
   leaseId = r?.data?.lease_id ?? null;
 }
 async function release(): Promise<void> {

@@ -12,10 +12,10 @@
 // are reported with whether they are met, never asserted: the exit code is 1 only when the bench itself fails.
 // Writes bench/results/soak.json (every sample series, the fit, goals, met).
 // Knobs: SOAK_DURATION_S (measured run, 180), SOAK_WARMUP_S (60), SOAK_SAMPLE_S (2), SOAK_CLIENTS (200),
-// SOAK_STORM_EVERY_S (30), SOAK_STORM_FRACTION (0.5), SOAK_SETTLE_S (5). For a long soak run it alone, e.g.
+// SOAK_STORM_EVERY_S (30), SOAK_STORM_FRACTION (0.5), SOAK_SETTLE_S (20). For a long soak run it alone, e.g.
 // `SOAK_DURATION_S=14400 bun bench/soak.ts` (4 h).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueToken } from "../app/auth/principal";
@@ -30,7 +30,7 @@ const PARAMS = {
   warmup_s: env("SOAK_WARMUP_S", 60),
   duration_s: env("SOAK_DURATION_S", 180),
   sample_s: env("SOAK_SAMPLE_S", 2),
-  settle_s: env("SOAK_SETTLE_S", 5),
+  settle_s: env("SOAK_SETTLE_S", 20),
   probe_interval_ms: 200,
   clients: {
     stream: Math.round(CLIENTS * 0.4),
@@ -71,6 +71,7 @@ interface Server {
   pid: number;
   port: number;
   dataDir: string;
+  heapFile: string;
   stopping: boolean;
   stderr: () => string;
 }
@@ -91,6 +92,26 @@ async function issueApiKey(dataDir: string): Promise<string> {
 
 let serverDied: string | null = null;
 
+/** Preloaded into the server process (written to its temp dir, `bun --preload`): its JS heap beside its RSS, every
+ * sample, and on SIGUSR2 (sent only while the server is idle, between runs) a full collection followed by the heap's
+ * live objects by type, so that idle-before and idle-after compare what is really retained. */
+const heapProbe = (out: string, everyMs: number) => `
+import { heapStats } from "bun:jsc";
+import { appendFileSync } from "node:fs";
+const out = ${JSON.stringify(out)};
+const line = (o) => appendFileSync(out, JSON.stringify({ t: Date.now(), ...o }) + "\\n");
+setInterval(() => {
+  const m = process.memoryUsage();
+  line({ kind: "usage", rss: m.rss, heap_used: m.heapUsed, heap_total: m.heapTotal, external: m.external, array_buffers: m.arrayBuffers });
+}, ${everyMs}).unref();
+process.on("SIGUSR2", () => {
+  Bun.gc(true);
+  const h = heapStats();
+  const m = process.memoryUsage();
+  line({ kind: "gc", rss: m.rss, heap_used: m.heapUsed, heap_size: h.heapSize, object_count: h.objectCount, types: h.objectTypeCounts });
+});
+`;
+
 async function startServer(): Promise<Server & { apiKey: string; key: Uint8Array }> {
   const dataDir = mkdtempSync(join(tmpdir(), "skynode-bench-soak-"));
   tempDirs.push(dataDir);
@@ -98,9 +119,12 @@ async function startServer(): Promise<Server & { apiKey: string; key: Uint8Array
   writeFileSync(configPath, CONFIG);
   const key = loadSigningKey(dataDir); // created here, before the server reads it
   const apiKey = await issueApiKey(dataDir);
-  const cmd = [process.execPath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, "--config", configPath];
+  const probePath = join(dataDir, "soak-heap-probe.mjs");
+  const heapFile = join(dataDir, "soak-heap.ndjson");
+  writeFileSync(probePath, heapProbe(heapFile, PARAMS.sample_s * 1000));
+  const cmd = [process.execPath, "--preload", probePath, "app/main.ts", "serve", "--port", "0", "--host", "127.0.0.1", "--data", dataDir, "--config", configPath];
   const { proc, port, stderr } = await startListening(cmd, "appliance");
-  const server = { proc, pid: proc.pid, port, dataDir, stopping: false, stderr, apiKey, key };
+  const server = { proc, pid: proc.pid, port, dataDir, heapFile, stopping: false, stderr, apiKey, key };
   void proc.exited.then((code) => {
     if (!server.stopping) serverDied = `the server exited during the soak (code ${code}): ${stderr().slice(-1500)}`;
   });
@@ -108,6 +132,16 @@ async function startServer(): Promise<Server & { apiKey: string; key: Uint8Array
 }
 
 const fdsOf = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+type HeapLine = { t: number; kind: "usage" | "gc"; rss: number; heap_used: number; heap_total?: number; external?: number; heap_size?: number; object_count?: number; types?: Record<string, number> };
+function heapLines(file: string): HeapLine[] {
+  try {
+    return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as HeapLine);
+  } catch {
+    return [];
+  }
+}
+const mb = (bytes: number) => r1(bytes / 1024 / 1024);
 
 // ---- the probe: event-loop lag as a client sees it --------------------------------------------------------------------
 
@@ -183,7 +217,9 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 };
 
-/** Least-squares line y = a + b·x with the 95 % interval of the slope (Student t, n − 2 degrees of freedom). */
+/** Least-squares line y = a + b·x with the 95 % interval of the slope (Student t, n − 2 degrees of freedom). RSS
+ * samples a few seconds apart are not independent (the heap's sawtooth spans several): the standard error is widened
+ * by the residuals' lag-1 autocorrelation ρ, as for an AR(1) series (effective n = n·(1 − ρ)/(1 + ρ)). */
 function linearFit(xs: number[], ys: number[]) {
   const n = xs.length;
   const mx = xs.reduce((a, b) => a + b, 0) / n;
@@ -199,11 +235,17 @@ function linearFit(xs: number[], ys: number[]) {
   const slope = sxy / sxx;
   const intercept = my - slope * mx;
   const residual = Math.max(0, syy - slope * sxy);
-  const se = n > 2 ? Math.sqrt(residual / (n - 2) / sxx) : NaN;
-  // t(0.975, df): close enough from a small table, 1.96 beyond.
-  const df = n - 2;
-  const t = df >= 120 ? 1.98 : df >= 60 ? 2.0 : df >= 30 ? 2.04 : df >= 20 ? 2.09 : df >= 10 ? 2.23 : 2.57;
-  return { n, slope, intercept, slope_ci95: t * se, r2: syy > 0 ? (slope * sxy) / syy : 0 };
+  const res = xs.map((x, i) => ys[i]! - (intercept + slope * x));
+  let num = 0;
+  for (let i = 1; i < n; i++) num += res[i]! * res[i - 1]!;
+  const den = res.reduce((a, r) => a + r * r, 0);
+  const rho = den > 0 ? Math.max(0, Math.min(0.99, num / den)) : 0;
+  const nEff = Math.max(3, (n * (1 - rho)) / (1 + rho));
+  const se = n > 2 ? Math.sqrt(residual / (n - 2) / sxx) * Math.sqrt((n - 2) / Math.max(1, nEff - 2)) : NaN;
+  // t(0.975, df) from a small table (1.98 beyond 120).
+  const df = nEff - 2;
+  const t = df >= 120 ? 1.98 : df >= 60 ? 2.0 : df >= 30 ? 2.04 : df >= 20 ? 2.09 : df >= 10 ? 2.23 : df >= 5 ? 2.57 : df >= 3 ? 3.18 : 4.3;
+  return { n, slope, intercept, slope_ci95: t * se, r2: syy > 0 ? (slope * sxy) / syy : 0, residual_lag1_autocorrelation: rho, effective_n: nEff };
 }
 
 // ---- the run ----------------------------------------------------------------------------------------------------------
@@ -220,6 +262,8 @@ interface Sample {
   healthz_ms: number;
   open_sockets: number | null;
   load_errors: number;
+  heap_used_mb: number | null;
+  external_mb: number | null;
 }
 
 interface Progress {
@@ -318,6 +362,7 @@ async function main(): Promise<void> {
       }
       const cpu = cpuSeconds(server.pid);
       const at = performance.now();
+      const lastUsage = heapLines(server.heapFile).findLast((l) => l.kind === "usage");
       samples.push({
         t_s: r1((now - phaseStart) / 1000),
         phase,
@@ -330,6 +375,8 @@ async function main(): Promise<void> {
         healthz_ms: r3(at - h0),
         open_sockets: latest.open ?? null,
         load_errors: sum(latest.errors),
+        heap_used_mb: lastUsage ? mb(lastUsage.heap_used) : null,
+        external_mb: lastUsage?.external !== undefined ? mb(lastUsage.external) : null,
       });
       lastCpu = cpu;
       lastAt = at;
@@ -341,9 +388,24 @@ async function main(): Promise<void> {
     tell(load, `go ${seconds}`);
     return await awaitEvent<LoadResult>("result", (seconds + 120) * 1000);
   };
+  // Garbage of the run just closed is collected (and its pages returned) some seconds later, not at once: the idle
+  // figure is the least RSS of the settle's second half, sampled each second.
+  // Then a full collection (the preloaded heap probe, on SIGUSR2): the live heap by object type, and RSS after it.
   const idle = async () => {
-    await sleep(PARAMS.settle_s * 1000);
-    return { rss_mb: rssMb(server.pid), fds: fdsOf(server.pid) };
+    const rss: number[] = [];
+    for (let s = 0; s < PARAMS.settle_s; s++) {
+      await sleep(1000);
+      if (s >= PARAMS.settle_s / 2) rss.push(rssMb(server.pid));
+    }
+    const before = heapLines(server.heapFile).filter((l) => l.kind === "gc").length;
+    process.kill(server.pid, "SIGUSR2");
+    let gc: HeapLine | undefined;
+    for (let i = 0; i < 100 && !gc; i++) {
+      await sleep(100);
+      gc = heapLines(server.heapFile).filter((l) => l.kind === "gc")[before];
+    }
+    await sleep(1000);
+    return { rss_mb: Math.min(...rss), rss_after_gc_mb: rssMb(server.pid), fds: fdsOf(server.pid), gc };
   };
 
   console.error(`  soak: warm-up ${PARAMS.warmup_s} s with ${CLIENTS} clients…`);
@@ -382,6 +444,19 @@ async function main(): Promise<void> {
   );
   const rtts = probe.rtts.filter((r) => r.t >= probeFrom && r.t <= probeTo).map((r) => r.ms);
   const healthzLags = m.map((s) => s.healthz_lag_ms).filter((x): x is number => x !== null);
+  const heapFit = linearFit(
+    m.filter((s) => s.heap_used_mb !== null).map((s) => s.t_s),
+    m.filter((s) => s.heap_used_mb !== null).map((s) => s.heap_used_mb!),
+  );
+  const gcBefore = idleBefore.gc;
+  const gcAfter = idleAfter.gc;
+  const typeGrowth = gcBefore?.types && gcAfter?.types
+    ? Object.entries(gcAfter.types)
+        .map(([type, n]) => ({ type, before: gcBefore.types![type] ?? 0, after: n, growth: n - (gcBefore.types![type] ?? 0) }))
+        .filter((x) => x.growth > 0)
+        .sort((x, y) => y.growth - x.growth)
+        .slice(0, 25)
+    : [];
   const loadErrors = sum(measured.errors);
   const warmupErrors = sum(warmup.errors);
   const errorsTotal = loadErrors + warmupErrors + probe.errors + healthzErrors + (exitCode === 0 ? 0 : 1);
@@ -414,13 +489,30 @@ async function main(): Promise<void> {
     rss: {
       growth_mb_per_h: r3(mbPerH),
       growth_ci95_mb_per_h: r3(ciPerH),
-      fit: { over: "measure-phase samples", n: fit.n, slope_mb_per_s: fit.slope, intercept_mb: r3(fit.intercept), r2: r3(fit.r2) },
+      fit: {
+        over: "measure-phase samples",
+        n: fit.n,
+        slope_mb_per_s: fit.slope,
+        intercept_mb: r3(fit.intercept),
+        r2: r3(fit.r2),
+        residual_lag1_autocorrelation: r3(fit.residual_lag1_autocorrelation),
+        effective_n: r1(fit.effective_n),
+      },
       start_idle_mb: idleStart.rss_mb,
       idle_before_mb: idleBefore.rss_mb,
       idle_after_mb: idleAfter.rss_mb,
       idle_growth_mb: r1(idleAfter.rss_mb - idleBefore.rss_mb),
       measure_min_mb: Math.min(...m.map((s) => s.rss_mb)),
       measure_max_mb: Math.max(...m.map((s) => s.rss_mb)),
+    },
+    heap: {
+      js_heap_used_growth_mb_per_h: r3(heapFit.slope * 3600),
+      js_heap_used_growth_ci95_mb_per_h: r3(heapFit.slope_ci95 * 3600),
+      idle_before_after_full_gc: gcBefore ? { rss_mb: idleBefore.rss_after_gc_mb, heap_size_mb: mb(gcBefore.heap_size ?? 0), objects: gcBefore.object_count } : null,
+      idle_after_after_full_gc: gcAfter ? { rss_mb: idleAfter.rss_after_gc_mb, heap_size_mb: mb(gcAfter.heap_size ?? 0), objects: gcAfter.object_count } : null,
+      live_heap_growth_mb: gcBefore && gcAfter ? mb((gcAfter.heap_size ?? 0) - (gcBefore.heap_size ?? 0)) : null,
+      live_objects_growth: gcBefore && gcAfter ? (gcAfter.object_count ?? 0) - (gcBefore.object_count ?? 0) : null,
+      object_types_grown: typeGrowth,
     },
     fds: {
       start_idle: idleStart.fds,
@@ -451,16 +543,17 @@ async function main(): Promise<void> {
     },
     server_stop_ms: stopMs,
     notes: [
-      "rss.growth_mb_per_h: slope of a least-squares line through the measure-phase VmRSS samples, × 3600; growth_ci95: its 95 % interval. met.rss_growth: 'met' when the whole interval is under the goal, 'missed' when it is all above, 'inconclusive' when it spans the goal (a short run cannot tell 1 MB/h from 0: run longer with SOAK_DURATION_S)",
-      "idle_before/idle_after: the server with every load socket closed (only the probe connected), settle_s after the warm-up and after the measured run: the same state, so their difference is what the measured run left behind",
+      "rss.growth_mb_per_h: slope of a least-squares line through the measure-phase VmRSS samples, × 3600; growth_ci95: its 95 % interval, widened for the samples' autocorrelation (fit.effective_n). met.rss_growth: 'met' when the whole interval is under the goal, 'missed' when it is all above, 'inconclusive' when it spans the goal (a short run cannot tell 1 MB/h from 0: run longer with SOAK_DURATION_S)",
+      "idle_before/idle_after: the server with every load socket closed (only the probe connected) after the warm-up and after the measured run, the least VmRSS sampled each second over the second half of settle_s: the same state, so their difference is what the measured run left behind (or garbage not yet collected)",
       "fds.growth_idle: open fds (/proc/PID/fd) idle after minus idle before the measured run (goal 0); during the run the count follows the sockets open",
       "lag.probe_rtt: ping->pong round trips of a client with nothing else on its connection, during the measured run (includes loopback and this process' own scheduling); healthz_event_loop_lag_ms: the server's own figure at each sample",
       "errors: every error frame, answer, echo or result that did not come (timeouts), failed command (result not ok), close the load did not ask for, refused upgrade and direct response short of its total_size in the load process (warm-up and measured run), plus probe failures, /healthz failures and a non-zero server exit code",
+      "heap: the server runs with a preloaded probe (written to its temp dir): process.memoryUsage() every sample (heap_used_mb, external_mb columns; js_heap_used_growth from a line through them), and at each idle point a full collection (Bun.gc(true)) then bun:jsc heapStats(): live heap size and objects by type after the collection, idle before vs idle after (object_types_grown: the types whose live count changed most)",
       "the server runs the working tree as it was (source.commit plus source.uncommitted_in_app_or_hal): other sessions edit this checkout",
     ],
     samples: {
-      columns: ["t_s", "phase", "rss_mb", "fds", "cpu_pct", "probe_p50_ms", "probe_max_ms", "healthz_lag_ms", "healthz_ms", "open_sockets", "load_errors"],
-      rows: samples.map((s) => [s.t_s, s.phase, s.rss_mb, s.fds, s.cpu_pct, s.probe_p50_ms, s.probe_max_ms, s.healthz_lag_ms, s.healthz_ms, s.open_sockets, s.load_errors]),
+      columns: ["t_s", "phase", "rss_mb", "fds", "cpu_pct", "probe_p50_ms", "probe_max_ms", "healthz_lag_ms", "healthz_ms", "open_sockets", "load_errors", "heap_used_mb", "external_mb"],
+      rows: samples.map((s) => [s.t_s, s.phase, s.rss_mb, s.fds, s.cpu_pct, s.probe_p50_ms, s.probe_max_ms, s.healthz_lag_ms, s.healthz_ms, s.open_sockets, s.load_errors, s.heap_used_mb, s.external_mb]),
     },
     elapsed_s: r1((performance.now() - started) / 1000),
   };
@@ -471,6 +564,8 @@ async function main(): Promise<void> {
     [
       `soak: ${CLIENTS} clients + operator for ${PARAMS.duration_s} s after a ${PARAMS.warmup_s} s warm-up, storms of ${Math.round(PARAMS.storm_fraction * 100)} % every ${PARAMS.periods.storm_every_s} s, bun ${Bun.version}, ${cpus().length} cpus`,
       `  rss: ${out.rss.growth_mb_per_h} ± ${out.rss.growth_ci95_mb_per_h} MB/h over the run (goal < ${GOALS.rss_growth_max_mb_per_h}: ${mark(rssVerdict)}); idle ${idleBefore.rss_mb} -> ${idleAfter.rss_mb} MB; during ${out.rss.measure_min_mb}-${out.rss.measure_max_mb} MB`,
+      `  heap: JS heap used ${out.heap.js_heap_used_growth_mb_per_h} ± ${out.heap.js_heap_used_growth_ci95_mb_per_h} MB/h; after a full GC idle: live heap ${out.heap.idle_before_after_full_gc?.heap_size_mb ?? "-"} -> ${out.heap.idle_after_after_full_gc?.heap_size_mb ?? "-"} MB, ${out.heap.idle_before_after_full_gc?.objects ?? "-"} -> ${out.heap.idle_after_after_full_gc?.objects ?? "-"} objects, RSS ${idleBefore.rss_after_gc_mb} -> ${idleAfter.rss_after_gc_mb} MB` +
+        (typeGrowth.length ? `; grown most: ${typeGrowth.slice(0, 6).map((x) => `${x.type} +${x.growth}`).join(", ")}` : ""),
       `  fds: idle ${idleBefore.fds} -> ${idleAfter.fds} (growth ${fdGrowth}, goal ${GOALS.fd_growth_max}: ${mark(out.met.fd_growth)}); during ${out.fds.measure_min}-${out.fds.measure_max}`,
       `  lag: probe p50/p99/max ${out.lag.probe_rtt.p50_ms}/${out.lag.probe_rtt.p99_ms}/${out.lag.probe_rtt.max_ms} ms; /healthz event_loop_lag_ms p50/max ${out.lag.healthz_event_loop_lag_ms?.p50 ?? "-"}/${out.lag.healthz_event_loop_lag_ms?.max ?? "-"}; server cpu ${out.cpu.measure_mean_pct}% mean`,
       `  errors: ${errorsTotal} (goal ${GOALS.errors_max}: ${mark(out.met.errors)}) measure ${JSON.stringify(measured.errors ?? {})} warm-up ${JSON.stringify(warmup.errors ?? {})} probe ${probe.errors} healthz ${healthzErrors} exit ${exitCode}`,
